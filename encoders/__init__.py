@@ -1,0 +1,1 @@
+"""Encoders: ArchGraph → features (tabular, graph, text). Installed as ``nabench.encoders``."""

@@ -1,0 +1,168 @@
+"""The ``nabench`` command line: ``nabench <group> <verb>``.
+
+Data goes to stdout, progress and errors to stderr; errors are one line and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Iterable, Iterator, Optional, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichBar, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from nabench.corpora.base import Progress
+from nabench.errors import NabenchError
+
+T = TypeVar("T")
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help="Benchmark suite for neural-architecture performance predictors.")
+corpora_app = typer.Typer(no_args_is_help=True, help="Build, inspect and export corpora.")
+app.add_typer(corpora_app, name="corpora")
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+FORMAT = typer.Option(Format.table, "--format", "-f", help="Output format.")
+
+
+class BarProgress(Progress):
+    """Rich progress bars on stderr."""
+
+    def track(self, items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+        with RichBar(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err, transient=True,
+        ) as bar:
+            yield from bar.track(items, description=description, total=total)
+
+
+def emit(rows: list[dict], fmt: Format, title: str | None = None) -> None:
+    """Print rows as a table, JSON or CSV on stdout."""
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+    elif fmt is Format.csv:
+        buf = io.StringIO()
+        fields = list(dict.fromkeys(k for r in rows for k in r))
+        writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        sys.stdout.write(buf.getvalue())
+    else:
+        table = Table(title=title)
+        fields = list(dict.fromkeys(k for r in rows for k in r))
+        for f in fields:
+            table.add_column(f, overflow="fold")
+        for r in rows:
+            table.add_row(*(Text("" if r.get(f) is None else str(r.get(f))) for f in fields))
+        out.print(table)
+
+
+@corpora_app.command("list")
+def corpora_list(fmt: Format = FORMAT) -> None:
+    """List every registered corpus and whether it is built."""
+    from nabench import corpora
+    from nabench.corpora.store import built_versions
+
+    rows = []
+    for name in corpora.names():
+        imp = corpora.importer_for(name)
+        built = built_versions(name)
+        rows.append({
+            "name": name, "title": imp.title, "space": imp.space, "version": imp.version,
+            "embedded": imp.embedded, "built": imp.version in built,
+            "records": corpora.load(name).manifest["n_records"] if imp.version in built else None,
+        })
+    emit(rows, fmt, title="nabench corpora")
+
+
+@corpora_app.command("info")
+def corpora_info(name: str, fmt: Format = FORMAT) -> None:
+    """Describe one corpus: provenance, counts and every column."""
+    from nabench import corpora
+
+    corpus = corpora.load(name)
+    m = corpus.manifest
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps(m, indent=2) + "\n")
+        return
+    rows = [
+        {"column": c.name, "kind": c.kind, "unit": c.unit, "higher_is_better": c.higher_is_better,
+         "non_null": int(corpus.records()[c.name].notna().sum()), "description": c.description}
+        for c in corpus.columns
+    ]
+    if fmt is Format.table:
+        s = corpus.summary()
+        err.print(Text(f"{m['title']} ({m['name']} {m['version']}): {s['records']} records, "
+                       f"{s['labels']} label columns, {s['proxies']} proxy columns; "
+                       f"license {m['license']}; from {m['source_format']}; upstream {m['upstream']}"))
+    emit(rows, fmt, title=f"{name} columns")
+
+
+@corpora_app.command("build")
+def corpora_build(
+    name: str,
+    source: Optional[Path] = typer.Option(None, "--source", help="Upstream files (default: embedded data or $NABENCH_DATA)."),
+    fmt: Format = FORMAT,
+) -> None:
+    """Import a corpus from its upstream files into the local store."""
+    from nabench import corpora
+
+    corpus = corpora.build(name, source, progress=BarProgress())
+    emit([corpus.summary()], fmt, title=f"built {name}")
+
+
+@corpora_app.command("export")
+def corpora_export(
+    name: str,
+    to: Path = typer.Option(..., "--to", help="Folder to write <name>/records.parquet, manifest.json and README.md into."),
+) -> None:
+    """Export a built corpus as Parquet (readable by datasets.load_dataset("parquet", ...))."""
+    from nabench import corpora
+
+    path = corpora.export(name, to)
+    sys.stdout.write(f"{path}\n")
+
+
+@corpora_app.command("card")
+def corpora_card(
+    name: str,
+    check: bool = typer.Option(False, "--check", help="Only check that the card agrees with the corpus."),
+) -> None:
+    """Regenerate the YAML front matter of data_cards/<name>.md from the built corpus."""
+    from nabench import corpora
+    from nabench.corpora.cards import card_path, check_card, write_card
+
+    corpus = corpora.load(name)
+    if check:
+        problems = check_card(corpus)
+        if problems:
+            raise NabenchError(f"{card_path(name)}: " + "; ".join(problems))
+        sys.stdout.write(f"{card_path(name)}: agrees with {name} {corpus.version}\n")
+    else:
+        sys.stdout.write(f"{write_card(corpus)}\n")
+
+
+def main() -> None:
+    try:
+        app()
+    except NabenchError as e:
+        err.print(Text(f"error: {e}", style="red"))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print(Text("interrupted", style="red"))
+        sys.exit(130)

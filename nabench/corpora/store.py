@@ -1,0 +1,219 @@
+"""The local corpus store: ``$NABENCH_HOME/corpora/<name>/<version>/``.
+
+Each built corpus is a folder with ``records.parquet`` (readable by pandas, pyarrow and
+``datasets.load_dataset("parquet", ...)``) and ``manifest.json`` (columns, counts,
+provenance, hashes). Writes are atomic: a build goes to a temporary sibling folder and is
+renamed into place only after it is complete, so a failed build leaves no half corpus
+and a previous good version untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import pandas as pd
+
+from nabench import __version__
+from nabench.config import home
+from nabench.corpora.base import CorpusTable, Importer, file_hashes
+from nabench.corpora.columns import Column
+from nabench.errors import CorpusNotBuiltError, NabenchError
+
+MANIFEST = "manifest.json"
+RECORDS = "records.parquet"
+
+
+def corpora_root() -> Path:
+    return home() / "corpora"
+
+
+def corpus_dir(name: str, version: str) -> Path:
+    return corpora_root() / name / version
+
+
+def content_sha256(frame: pd.DataFrame) -> str:
+    """A hash of the table's content that does not depend on the Parquet writer's version."""
+    h = hashlib.sha256()
+    h.update(json.dumps([list(map(str, frame.columns)), [str(t) for t in frame.dtypes]]).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic_text(path: Path, text: str) -> None:
+    """Write a text file via a temporary sibling and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def make_build_dir(parent: Path, prefix: str) -> Path:
+    """A fresh temporary folder in ``parent`` with the permissions a plain mkdir would give."""
+    path = Path(tempfile.mkdtemp(dir=parent, prefix=prefix))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o777 & ~umask)
+    return path
+
+
+def replace_dir_atomically(build: Path, final: Path) -> None:
+    """Move a complete folder ``build`` to ``final``, replacing any previous one."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".old-{final.name}-{uuid.uuid4().hex[:8]}")
+        os.rename(final, old)
+    try:
+        os.rename(build, final)
+    except BaseException:
+        if old is not None:
+            os.rename(old, final)
+        raise
+    _fsync_dir(final.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def manifest_for(importer: Importer, table: CorpusTable) -> dict:
+    return {
+        "name": importer.name,
+        "version": importer.version,
+        "title": importer.title,
+        "space": importer.space,
+        "upstream": importer.upstream,
+        "license": importer.license,
+        "citation": importer.citation.strip(),
+        "embedded": importer.embedded,
+        "nabench_version": __version__,
+        "source_format": table.source_format,
+        "source_files": file_hashes(table.source_files),
+        "n_records": int(len(table.frame)),
+        "content_sha256": content_sha256(table.frame),
+        "columns": [c.to_dict() for c in table.columns],
+        "notes": table.notes,
+    }
+
+
+def write_corpus(importer: Importer, table: CorpusTable) -> Path:
+    """Validate ``table`` and store it atomically; returns the corpus folder."""
+    table.validate(importer.name)
+    final = corpus_dir(importer.name, importer.version)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    build = make_build_dir(final.parent, f".build-{importer.version}-")
+    try:
+        frame = table.frame.reset_index(drop=True)
+        frame.to_parquet(build / RECORDS, index=False)
+        manifest = manifest_for(importer, table)
+        (build / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        for f in build.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        replace_dir_atomically(build, final)
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+    return final
+
+
+def built_versions(name: str) -> list[str]:
+    root = corpora_root() / name
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if not p.name.startswith(".") and (p / MANIFEST).is_file())
+
+
+class Corpus:
+    """A built corpus: records, labels by their parts, the manifest."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self.manifest: dict = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise NabenchError(f"{path / MANIFEST}: unreadable corpus manifest ({e}); rebuild the corpus") from None
+        self._records: pd.DataFrame | None = None
+
+    name = property(lambda self: self.manifest["name"])
+    version = property(lambda self: self.manifest["version"])
+
+    @property
+    def columns(self) -> list[Column]:
+        return [Column.from_dict(c) for c in self.manifest["columns"]]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise NabenchError(f"corpus {self.name} has no column {name!r}")
+
+    def records(self) -> pd.DataFrame:
+        """All records, one row per architecture (a copy is not made: do not mutate)."""
+        if self._records is None:
+            self._records = pd.read_parquet(self.path / RECORDS)
+        return self._records
+
+    def labels(self, column: str | None = None, **parts: str) -> pd.Series:
+        """One label column, by name or by its parts (dataset=, split=, metric=, fidelity=, device=).
+
+        Exactly one column must match; the series is indexed by ``native_id`` and has no NaN.
+        """
+        candidates = [c for c in self.columns if c.kind in ("label", "hardware", "proxy")]
+        if column is not None:
+            matches = [c for c in candidates if c.name == column]
+        else:
+            unknown = set(parts) - {"dataset", "split", "metric", "fidelity", "device", "kind"}
+            if unknown:
+                raise NabenchError(f"unknown label part(s) {sorted(unknown)}")
+            matches = [c for c in candidates if all(getattr(c, k) == v for k, v in parts.items())]
+        if len(matches) != 1:
+            names = [c.name for c in matches] or [c.name for c in candidates]
+            what = "matches several columns" if matches else "matches no column"
+            raise NabenchError(f"corpus {self.name}: {column or parts} {what}; choose one of {names}")
+        col = matches[0].name
+        df = self.records()
+        s = df.set_index("native_id")[col]
+        return s[s.notna()]
+
+    def summary(self) -> dict:
+        m = self.manifest
+        return {
+            "name": m["name"], "version": m["version"], "title": m["title"], "space": m["space"],
+            "records": m["n_records"], "source_format": m["source_format"],
+            "labels": sum(c["kind"] in ("label", "hardware") for c in m["columns"]),
+            "proxies": sum(c["kind"] == "proxy" for c in m["columns"]),
+            "path": str(self.path),
+        }
+
+
+def open_corpus(name: str, version: str | None = None) -> Corpus:
+    versions = built_versions(name)
+    if version is None:
+        if not versions:
+            raise CorpusNotBuiltError(f"corpus {name} is not built; run: nabench corpora build {name}")
+        from nabench.corpora.api import importer_for  # local: avoid a cycle
+
+        current = importer_for(name).version
+        version = current if current in versions else versions[-1]
+    if version not in versions:
+        raise CorpusNotBuiltError(f"corpus {name} version {version} is not built (built: {versions or 'none'})")
+    return Corpus(corpus_dir(name, version))

@@ -1,0 +1,1 @@
+"""Readers for upstream file formats (official and as found in public snapshots)."""

@@ -1,0 +1,1 @@
+"""Search spaces: native architecture encodings and conversions between them."""

@@ -1,0 +1,1 @@
+"""Predictors: scikit-learn estimators over encoded architectures. Installed as ``nabench.predictors``."""
