@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from nabench.corpora.base import Progress
-from nabench.errors import NabenchError
+from nabench.errors import NabenchError, UnknownNameError
 
 T = TypeVar("T")
 out = Console(soft_wrap=True)
@@ -62,6 +62,13 @@ def emit(rows: list[dict], fmt: Format, title: str | None = None) -> None:
         writer.writeheader()
         writer.writerows(rows)
         sys.stdout.write(buf.getvalue())
+    elif len(rows) == 1:  # one record reads better as field/value pairs
+        table = Table(title=title, show_header=False)
+        table.add_column("field", style="bold")
+        table.add_column("value", overflow="fold")
+        for key, value in rows[0].items():
+            table.add_row(key, Text("" if value is None else str(value)))
+        out.print(table)
     else:
         table = Table(title=title)
         fields = list(dict.fromkeys(k for r in rows for k in r))
@@ -80,7 +87,11 @@ def corpora_list(fmt: Format = FORMAT) -> None:
 
     rows = []
     for name in corpora.names():
-        imp = corpora.importer_for(name)
+        try:
+            imp = corpora.importer_for(name)
+        except UnknownNameError as e:  # a broken plugin must not hide the others
+            rows.append({"name": name, "title": f"unavailable: {e}"})
+            continue
         built = built_versions(name)
         rows.append({
             "name": name, "title": imp.title, "space": imp.space, "version": imp.version,
