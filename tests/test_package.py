@@ -27,6 +27,11 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_maps_top_level_folders_into_the_package(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
+    for folder, package in (("nabench", "nabench"), ("encoders", "nabench/encoders"),
+                            ("predictors", "nabench/predictors"), ("data_cards", "nabench/data_cards")):
+        for path in (REPO / folder).rglob("*"):
+            if path.suffix in (".py", ".md") and "__pycache__" not in path.parts:
+                assert f"{package}/{path.relative_to(REPO / folder).as_posix()}" in names, f"{path} is not packaged"
     assert "nabench/__init__.py" in names
     assert "nabench/encoders/__init__.py" in names
     assert "nabench/predictors/__init__.py" in names
@@ -51,9 +56,10 @@ def test_wheel_installs_into_a_fresh_venv_and_imports(wheel, tmp_path):
         "assert card_path('nb201').exists();"
         "print(nabench.__version__)"
     )
-    result = subprocess.run([py, "-c", code], capture_output=True, text=True)
+    # run outside the repository, or `import nabench` would find the source folder
+    result = subprocess.run([py, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    cli = subprocess.run([env_dir / "bin" / "nabench", "--help"], capture_output=True, text=True)
+    cli = subprocess.run([env_dir / "bin" / "nabench", "--help"], capture_output=True, text=True, cwd=tmp_path)
     assert cli.returncode == 0 and "corpora" in cli.stdout
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from nabench import corpora
 from nabench.corpora.base import CorpusTable, Importer
-from nabench.corpora.columns import Column, hardware_label, parse_name, quality_label
+from nabench.corpora.columns import hardware_label, parse_name, quality_label
 from nabench.corpora.store import built_versions, corpus_dir
 from nabench.errors import CorpusNotBuiltError, NabenchError, UnknownNameError
 from nabench.registry import corpora as registry

@@ -96,4 +96,6 @@ def read_json(path: Path) -> object:
 def check_unique(values: pd.Series, path: Path | str, what: str) -> None:
     dup = values[values.duplicated()]
     if len(dup):
-        raise SourceError(path, f"duplicate {what} {dup.iloc[0]!r} ({len(dup)} duplicates)")
+        first = dup.iloc[0]
+        first = first.item() if hasattr(first, "item") else first
+        raise SourceError(path, f"duplicate {what} {first!r} ({len(dup)} duplicates)")
