@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import pickle
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from nabench.errors import SourceError
 
@@ -39,12 +39,20 @@ def stand_in(name: str) -> type:
     return type(name, (Record,), {})
 
 
-def restricted_load(path: Path, allowed: Mapping[tuple[str, str], Any]) -> Any:
-    """Unpickle ``path`` allowing only the ``(module, name)`` globals in ``allowed``."""
+def restricted_load(
+    path: Path, allowed: Mapping[tuple[str, str], Any], *, opener: Callable[..., Any] = open, what: str = "pickle",
+) -> Any:
+    """Unpickle ``path`` allowing only the ``(module, name)`` globals in ``allowed``.
+
+    ``opener`` opens the file (e.g. ``bz2.open`` for compressed pickles); every failure is a
+    :class:`SourceError` naming the file, described as ``what``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(path, "file not found")
     try:
-        with open(path, "rb") as f:
+        with opener(path, "rb") as f:
             return _RestrictedUnpickler(f, allowed).load()
-    except FileNotFoundError:
-        raise SourceError(path, "file not found") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as e:
-        raise SourceError(path, f"not a readable pickle of the expected kind (truncated or wrong file?): {e}") from None
+    except (pickle.UnpicklingError, EOFError, OSError, ValueError, TypeError, AttributeError,
+            IndexError, KeyError, MemoryError) as e:
+        raise SourceError(path, f"not a readable {what} (truncated or wrong file?): {e}") from None
