@@ -112,6 +112,13 @@ class Importer(ABC):
     def embedded_source(self) -> Path:
         raise NotImplementedError
 
+    def data_folder(self, source: Path) -> Path:
+        """The folder holding this corpus's files: ``source/<default_subdir>``, ``source``, or a file's folder."""
+        if source.is_file():
+            return source.parent
+        nested = source / self.default_subdir
+        return nested if self.default_subdir and nested.is_dir() else source
+
     @abstractmethod
     def read(self, source: Path, progress: Progress) -> CorpusTable:
         """Read and check the upstream files under ``source``."""

@@ -26,7 +26,6 @@ Labels are the mean over repeats; ``n_repeats`` says how many.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from nabench.corpora.base import CorpusTable, Importer, Progress
 from nabench.corpora.columns import Column, hardware_label, quality_label
 from nabench.corpora.sources import read_csv, read_json
 from nabench.errors import SourceError
+from nabench.spaces import nb101
 
 SUBDIR = "ec_nas_bench"
 CSV_NAME = "ecnas_raw_4epoch_runs.csv"
@@ -52,23 +52,6 @@ HEADER = [
     "training_time_s", "energy_kWh_at_epochs", "predicted_energy_kWh_108ep",
 ]
 NUMERIC = [c for c in HEADER if c not in ("space", "hash", "repeat", "matrix", "ops", "gpu")]
-
-
-def nb101_hash(matrix: list[list[int]], labels: list[int]) -> str:
-    """NAS-Bench-101's ``graph_util.hash_module`` (labels: -1 input, -2 output, op indices)."""
-    m = np.asarray(matrix)
-    n = m.shape[0]
-    in_edges, out_edges = m.sum(axis=0).tolist(), m.sum(axis=1).tolist()
-    hashes = [hashlib.md5(str(h).encode("utf-8")).hexdigest() for h in zip(out_edges, in_edges, labels)]
-    for _ in range(n):
-        hashes = [
-            hashlib.md5((
-                "".join(sorted(hashes[w] for w in range(n) if m[w, v])) + "|"
-                + "".join(sorted(hashes[w] for w in range(n) if m[v, w])) + "|" + hashes[v]
-            ).encode("utf-8")).hexdigest()
-            for v in range(n)
-        ]
-    return hashlib.md5(str(sorted(hashes)).encode("utf-8")).hexdigest()
 
 
 def _check_cell(matrix: object, ops: object, max_vertices: int) -> str | None:
@@ -105,14 +88,9 @@ class ECNASImporter(Importer):
   year={2024}}"""
     default_subdir = SUBDIR
 
-    @staticmethod
-    def locate(source: Path) -> Path:
-        if source.is_file():
-            return source.parent
-        return source / SUBDIR if (source / SUBDIR).is_dir() else source
 
     def read(self, source: Path, progress: Progress) -> CorpusTable:
-        folder = self.locate(source)
+        folder = self.data_folder(source)
         path = folder / CSV_NAME
         df = read_csv(path, HEADER, numeric=NUMERIC, rows=N_ROWS)
         files = {f"{SUBDIR}/{CSV_NAME}": path}
@@ -151,7 +129,7 @@ class ECNASImporter(Importer):
                 problem = _check_cell(matrix, ops, SPACES[space])
                 if problem:
                     raise SourceError(path, f"line {line}: {problem}")
-                cache[key] = nb101_hash(matrix, ops)
+                cache[key] = nb101.hash_graph(matrix, ops)
             if cache[key] != h:
                 raise SourceError(path, f"line {line}: hash {h} does not match its matrix/ops (NB101 hash {cache[key]})")
             matrices.append(canonical(matrix))

@@ -101,15 +101,9 @@ class NASBenchNLPImporter(Importer):
   note={arXiv:2006.07116}}"""
     default_subdir = SUBDIR
 
-    @staticmethod
-    def locate(source: Path) -> Path:
-        """The folder with the zip and the doc2vec CSV: ``source``, its ``nas_bench_nlp/``, or a file's folder."""
-        if source.is_file():
-            return source.parent
-        return source / SUBDIR if (source / SUBDIR).is_dir() else source
 
     def read(self, source: Path, progress: Progress) -> CorpusTable:
-        folder = self.locate(source)
+        folder = self.data_folder(source)
         zip_path = require_file(folder / ZIP_NAME)
         runs = self._read_runs(zip_path, progress)
         d2v_path = folder / DOC2VEC_NAME
