@@ -173,13 +173,15 @@ class Corpus:
         return self._records
 
     def labels(self, column: str | None = None, **parts: str) -> pd.Series:
-        """One label column, by name or by its parts (dataset=, split=, metric=, fidelity=, device=).
+        """One measured column, by name or by its parts (dataset=, split=, metric=, fidelity=, device=).
 
-        Exactly one column must match; the series is indexed by ``native_id`` and has no NaN.
+        Parts select among label, hardware and proxy columns; a name may also select an
+        ``info`` column (e.g. a training time). Exactly one column must match; the series is
+        indexed by ``native_id`` and has no NaN.
         """
         candidates = [c for c in self.columns if c.kind in ("label", "hardware", "proxy")]
         if column is not None:
-            matches = [c for c in candidates if c.name == column]
+            matches = [c for c in self.columns if c.name == column and c.kind != "spec"]
         else:
             unknown = set(parts) - {"dataset", "split", "metric", "fidelity", "device", "kind"}
             if unknown:
