@@ -35,7 +35,11 @@ import pandas as pd
 
 from nabench.corpora.base import CorpusTable, Importer, Progress
 from nabench.corpora.columns import Column, proxy_score, quality_label
-from nabench.corpora.importers.transnas import (
+from nabench.corpora.sources import check_unique, read_csv
+from nabench.errors import SourceError
+from nabench.formats import nasbench101 as nbfmt
+from nabench.formats.suite_zero import CITATION as SUITE_ZERO_CITATION
+from nabench.formats.suite_zero import (
     DETERMINISTIC_PROXIES,
     JSON_SUFFIX,
     SUBDIR,
@@ -43,9 +47,6 @@ from nabench.corpora.importers.transnas import (
     read_suite_zero,
     suite_zero_dir,
 )
-from nabench.corpora.sources import check_unique, read_csv
-from nabench.errors import SourceError
-from nabench.formats import nasbench101 as nbfmt
 from nabench.spaces import nb101
 
 JSON_FILE = "zc_nasbench101_500archs.json"
@@ -90,10 +91,7 @@ class NB101Importer(Importer):
   title={NAS-Bench-101: Towards Reproducible Neural Architecture Search},
   author={Ying, Chris and Klein, Aaron and Christiansen, Eric and Real, Esteban and Murphy, Kevin and Hutter, Frank},
   booktitle={International Conference on Machine Learning (ICML)}, pages={7105--7114}, year={2019}}
-@inproceedings{krishnakumar2022nasbenchsuitezero,
-  title={NAS-Bench-Suite-Zero: Accelerating Research on Zero Cost Proxies},
-  author={Krishnakumar, Arjun and White, Colin and Zela, Arber and Tu, Renbo and Safari, Mahmoud and Hutter, Frank},
-  booktitle={NeurIPS Datasets and Benchmarks Track}, year={2022}}"""
+""" + SUITE_ZERO_CITATION
     default_subdir = SUBDIR
 
     def read(self, source: Path, progress: Progress) -> CorpusTable:

@@ -37,7 +37,6 @@ is the mean over seeds; ``200ep-1seed`` is a single seed.
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -46,9 +45,19 @@ import pandas as pd
 
 from nabench.corpora.base import CorpusTable, Importer, Progress
 from nabench.corpora.columns import Column, hardware_label, proxy_score, quality_label
-from nabench.corpora.sources import check_unique, read_csv, read_json
+from nabench.corpora.sources import check_unique, read_csv
 from nabench.errors import SourceError
 from nabench.formats import nats
+from nabench.formats.suite_zero import ALL_PROXIES as PROXIES  # the CSV's column order
+from nabench.formats.suite_zero import (
+    JSON_SUFFIX,
+    NINAPRO_CSV,
+    NINAPRO_DATASETS,
+    SUBDIR,
+    read_ninapro_csv,
+    read_suite_zero,
+)
+from nabench.formats.suite_zero import PROXY_FAILED as NASLIB_FAILED
 from nabench.spaces import nb201
 from nabench.spaces.nb201_prune import pruned_cells
 
@@ -59,8 +68,6 @@ N_NINAPRO = 199
 TA_GATES_ROWS = {"train": 4675, "test": 4770}
 #: Exactly -1 marks an HW-NAS-Bench Edge TPU latency that was not measured.
 EDGETPU_MISSING = -1.0
-#: NASLib writes -1e8 for a proxy whose computation failed.
-NASLIB_FAILED = -1e8
 
 NATS_CSV = "nb201/nats_test_acc_200ep.csv"
 DATASETS = {"cifar10": "cifar10", "cifar100": "cifar100", "ImageNet16-120": "imagenet16-120"}
@@ -158,18 +165,11 @@ ONEPROXY_DEVICES = {
     "true_vpu": ("nn-meter-myriad-vpu", "Intel Movidius Myriad VPU (nn-Meter measurements)"),
 }
 ONEPROXY_COLUMNS = ["arch_str", "nb201_idx"] + sorted(list(ONEPROXY_DEVICES) + list(ONEPROXY_FROM_HWNAS))
-#: The 13 NAS-Bench-Suite-Zero proxies, in the CSV's column order.
-PROXIES = ("epe_nas", "fisher", "flops", "grad_norm", "grasp", "jacov", "l2_norm", "nwot", "params",
-           "plain", "snip", "synflow", "zen")
 #: Proxies of the Suite-Zero JSON that were recomputed (differ from the CSV): imported with a suffix.
 JSON_RECOMPUTED = ("epe_nas", "fisher", "grad_norm", "grasp", "jacov", "l2_norm", "nwot", "plain", "snip", "synflow")
-JSON_SUFFIX = "naslib-json"
-JSON_FILE = "naslib_zc_suite/zc_nasbench201_725archs_13proxies.json"
+JSON_FILE = f"{SUBDIR}/zc_nasbench201_725archs_13proxies.json"
 JSON_COUNTS = {"cifar10": 725, "cifar100": 725, "ImageNet16-120": 724}
-NINAPRO_FILE = "naslib_zc_suite/nb201_nb301_tnbmicro_on_ninapro_scifar100_svhn_zc14_valacc.csv"
-NINAPRO_DATASETS = {"ninapro": ("ninapro", "NinaPro DB5 (sEMG gesture classification, NAS-Bench-360)"),
-                    "scifar100": ("spherical-cifar100", "Spherical CIFAR-100 (NAS-Bench-360)"),
-                    "svhn": ("svhn", "SVHN")}
+NINAPRO_FILE = f"{SUBDIR}/{NINAPRO_CSV}"
 ROBUST_ATTACKS = {"aa_apgd-ce": ("aa-apgd-ce", "AutoAttack APGD-CE"), "aa_square": ("aa-square", "AutoAttack Square"),
                   "fgsm": ("fgsm", "FGSM"), "pgd": ("pgd", "PGD")}
 ROBUST_EPS = {"aa_apgd-ce": (0.1, 0.5, 1.0, 2.0, 3.0, 4.0, 8.0), "aa_square": (0.1, 0.5, 1.0, 2.0, 3.0, 4.0, 8.0),
@@ -651,15 +651,10 @@ class NB201Importer(Importer):
         # NASLib's extra tasks: NinaPro, Spherical CIFAR-100, SVHN (199 NB201 cells each).
         next(steps, None)
         path = p(NINAPRO_FILE)
-        cols = ["search_space", "dataset", "arch", "epe_nas", "val_accuracy", "fisher", "flops", "grad_norm", "grasp",
-                "jacov", "l2_norm", "nwot", "params", "plain", "snip", "synflow", "zen"]
-        dn = read_csv(path, cols, numeric=cols[3:])
-        rows = np.flatnonzero((dn["search_space"] == "nasbench201").to_numpy())
+        dn = read_ninapro_csv(path.parent, "nasbench201", {up: N_NINAPRO for up in NINAPRO_DATASETS})
         for up, (ds, what) in NINAPRO_DATASETS.items():
-            sel = rows[(dn["dataset"].to_numpy()[rows] == up)]
-            if len(sel) != N_NINAPRO:
-                raise SourceError(path, f"nasbench201 / {up}: expected {N_NINAPRO} rows, found {len(sel)}")
-            part = dn.iloc[sel]
+            part = dn[dn["dataset"] == up]
+            sel = part.index.to_numpy()  # rows of the file
             n_strings = _strings_from_tuples(part["arch"].to_numpy(), path, "arch", line_of=lambda i, sel=sel: f"line {_line(sel[i])}")
             check_unique(pd.Series(n_strings), path, f"nasbench201 / {up} architecture")
             pos = b.positions(n_strings)
@@ -839,9 +834,7 @@ def _official_columns() -> list[Column]:
 
 def _read_suite_json(path: Path, naslib_val: dict[str, pd.Series], nats_pos: dict[str, int]) -> tuple[dict, list[str]]:
     """{dataset: {proxy: (positions, values)}} from NASLib's zc_nasbench201.json, checked."""
-    data = read_json(path)
-    if not isinstance(data, dict) or set(data) != set(JSON_COUNTS):
-        raise SourceError(path, f"expected a dict with datasets {sorted(JSON_COUNTS)}")
+    frames = read_suite_zero(path, JSON_COUNTS, allow_missing=True)
     known = set(PROXIES) - {"zen"}
     out: dict[str, dict] = {}
     n_inf = 0
@@ -849,35 +842,25 @@ def _read_suite_json(path: Path, naslib_val: dict[str, pd.Series], nats_pos: dic
     n_missing = 0
     for up, n_expected in JSON_COUNTS.items():
         ds = DATASETS[up]
-        records = data[up]
-        if not isinstance(records, dict) or len(records) != n_expected:
-            raise SourceError(path, f"{up}: expected {n_expected} architectures, found {len(records) if isinstance(records, dict) else type(records).__name__}")
-        keys = list(records)
+        frame = frames[up]
+        if len(frame) != n_expected:
+            raise SourceError(path, f"{up}: expected {n_expected} architectures, found {len(frame)}")
+        unknown = set(frame.columns) - known - {"val_accuracy"}
+        if unknown:
+            raise SourceError(path, f"{up}: unknown field(s) {sorted(unknown)}")
+        keys = list(frame.index)
         strings = _strings_from_tuples(keys, path, f"{up} architecture key", line_of=lambda i, up=up: f"{up}[{i}]")
         check_unique(pd.Series(strings), path, f"{up} architecture")
-        vals = {p: np.full(len(keys), np.nan) for p in known}
-        val_acc = np.empty(len(keys))
-        for j, key in enumerate(keys):
-            rec = records[key]
-            if not isinstance(rec, dict) or rec.get("arch") != key or "val_accuracy" not in rec:
-                raise SourceError(path, f"{up}[{key}]: expected {{idx, arch, val_accuracy, <proxy>: {{score, time}}}}")
-            unknown = set(rec) - known - {"idx", "arch", "val_accuracy"}
-            if unknown:
-                raise SourceError(path, f"{up}[{key}]: unknown field(s) {sorted(unknown)}")
-            val_acc[j] = float(rec["val_accuracy"])
-            for proxy in known:
-                if proxy not in rec:
-                    n_missing += 1
-                    continue
-                try:
-                    score = float(rec[proxy]["score"])
-                except (TypeError, KeyError, ValueError):
-                    raise SourceError(path, f"{up}[{key}].{proxy}: expected {{score, time}}") from None
-                if math.isinf(score) or score == NASLIB_FAILED:
-                    n_inf += math.isinf(score)
-                    n_fail += score == NASLIB_FAILED
-                    score = math.nan
-                vals[proxy][j] = score
+        val_acc = frame["val_accuracy"].to_numpy()
+        vals = {}
+        for proxy in known:
+            score = frame[proxy].to_numpy(copy=True) if proxy in frame.columns else np.full(len(keys), np.nan)
+            n_missing += int(np.isnan(score).sum())
+            inf, fail = np.isinf(score), score == NASLIB_FAILED
+            n_inf += int(inf.sum())
+            n_fail += int(fail.sum())
+            score[inf | fail] = np.nan
+            vals[proxy] = score
         _require_equal(val_acc, naslib_val[ds].reindex(strings).to_numpy(), path,
                        f"{up} val_accuracy differs from NASLib's (nb201/naslib_val_acc_zen.csv)",
                        line_of=lambda i, up=up, keys=keys: f"{up}[{keys[i]}]")

@@ -33,20 +33,9 @@ import pandas as pd
 
 from nabench.corpora.base import CorpusTable, Importer, Progress
 from nabench.corpora.columns import Column, proxy_score, quality_label
-from nabench.corpora.importers.transnas import (
-    DETERMINISTIC_PROXIES,
-    JSON_SUFFIX,
-    NINAPRO_CSV,
-    NINAPRO_DATASETS,
-    SUBDIR,
-    clean_proxy,
-    ninapro_columns,
-    read_ninapro_csv,
-    read_suite_zero,
-    suite_zero_dir,
-)
 from nabench.corpora.sources import check_unique, read_csv
 from nabench.errors import SourceError
+from nabench.formats import suite_zero as sz
 
 #: NASLib's DARTS op order for the compact encoding (``convert_genotype_to_compact``).
 OPS = ("max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
@@ -115,16 +104,13 @@ class NB301Importer(Importer):
   title={NAS-Bench-301 and the Case for Surrogate Benchmarks for Neural Architecture Search},
   author={Siems, Julien and Zimmer, Lucas and Zela, Arber and Lukasik, Jovita and Keuper, Margret and Hutter, Frank},
   journal={arXiv preprint arXiv:2008.09777}, year={2020}}
-@inproceedings{krishnakumar2022nasbenchsuitezero,
-  title={NAS-Bench-Suite-Zero: Accelerating Research on Zero Cost Proxies},
-  author={Krishnakumar, Arjun and White, Colin and Zela, Arber and Tu, Renbo and Safari, Mahmoud and Hutter, Frank},
-  booktitle={NeurIPS Datasets and Benchmarks Track}, year={2022}}"""
-    default_subdir = SUBDIR
+""" + sz.CITATION
+    default_subdir = sz.SUBDIR
 
     def read(self, source: Path, progress: Progress) -> CorpusTable:
-        base = suite_zero_dir(source, JSON_FILE)
-        files = {f"{SUBDIR}/{JSON_FILE}": base / JSON_FILE, f"{SUBDIR}/{ZEN_CSV}": base / ZEN_CSV,
-                 f"{SUBDIR}/{NINAPRO_CSV}": base / NINAPRO_CSV}
+        base = sz.suite_zero_dir(source, JSON_FILE)
+        files = {f"{sz.SUBDIR}/{JSON_FILE}": base / JSON_FILE, f"{sz.SUBDIR}/{ZEN_CSV}": base / ZEN_CSV,
+                 f"{sz.SUBDIR}/{sz.NINAPRO_CSV}": base / sz.NINAPRO_CSV}
         cols: dict[str, dict[str, float]] = {}  # column -> {native_id: value}
         columns: list[Column] = []
 
@@ -140,14 +126,14 @@ class NB301Importer(Importer):
 
         # 1. Suite-Zero JSON.
         path = base / JSON_FILE
-        frame = read_suite_zero(path, ["cifar10"])["cifar10"]
+        frame = sz.read_suite_zero(path, ["cifar10"])["cifar10"]
         if len(frame) != N_JSON:
             raise SourceError(path, f"expected {N_JSON} architectures, found {len(frame)}")
         missing = sorted(set(JSON_PROXIES) - set(frame.columns))
         if missing:
             raise SourceError(path, f"missing proxies {missing}")
         ids = ids_of(path, frame.index, "cifar10")
-        src = f"{SUBDIR}/{JSON_FILE}"
+        src = f"{sz.SUBDIR}/{JSON_FILE}"
         label = quality_label("cifar10", "valid", "acc", "100ep-surrogate", unit="percent", higher_is_better=True,
                               source=f"{src}:val_accuracy",
                               description="CIFAR-10 validation accuracy after 100 epochs as predicted by the "
@@ -156,15 +142,15 @@ class NB301Importer(Importer):
         cols[label.name] = dict(zip(ids, frame["val_accuracy"]))
         proxy_cols: dict[str, Column] = {}
         for p in JSON_PROXIES:
-            if p in DETERMINISTIC_PROXIES:
+            if p in sz.DETERMINISTIC_PROXIES:
                 col = proxy_score("cifar10", p, source=f"{src}:{p}.score",
                                   description=f"zero-cost proxy {p} on CIFAR-10 (NAS-Bench-Suite-Zero; deterministic)")
             else:
-                col = proxy_score("cifar10", f"{p}_{JSON_SUFFIX}", source=f"{src}:{p}.score",
+                col = proxy_score("cifar10", f"{p}_{sz.JSON_SUFFIX}", source=f"{src}:{p}.score",
                                   description=f"zero-cost proxy {p} on CIFAR-10 from the NAS-Bench-Suite-Zero JSON "
                                               "(725 sampled architectures); -1e8 failures as NaN")
             proxy_cols[col.name] = col
-            cols[col.name] = dict(zip(ids, clean_proxy(frame[p])))
+            cols[col.name] = dict(zip(ids, sz.clean_proxy(frame[p])))
 
         # 2. zen + nwot on 11,221 more architectures.
         path = base / ZEN_CSV
@@ -173,18 +159,18 @@ class NB301Importer(Importer):
         if len(bad):
             raise SourceError(path, f"unexpected row {bad.iloc[0]['search_space']}/{bad.iloc[0]['dataset']}")
         zids = ids_of(path, zen["arch"], "nasbench301 cifar10")
-        zsrc = f"{SUBDIR}/{ZEN_CSV}"
+        zsrc = f"{sz.SUBDIR}/{ZEN_CSV}"
         for p in ("zen", "nwot"):
             col = proxy_score("cifar10", p, source=f"{zsrc}:{p}",
                               description=f"zero-cost proxy {p} on CIFAR-10 (NASLib full-space release, 11,221 "
                                           "architectures); -1e8 failures as NaN")
             proxy_cols[col.name] = col
-            cols[col.name] = dict(zip(zids, clean_proxy(zen[p])))
+            cols[col.name] = dict(zip(zids, sz.clean_proxy(zen[p])))
         columns += sorted(proxy_cols.values(), key=lambda c: c.name)
 
         # 3. NinaPro / spherical CIFAR-100 / SVHN.
-        path = base / NINAPRO_CSV
-        df = read_ninapro_csv(base, "nasbench301", {up: N_NINAPRO for up in NINAPRO_DATASETS})
+        path = base / sz.NINAPRO_CSV
+        df = sz.read_ninapro_csv(base, "nasbench301", {up: N_NINAPRO for up in sz.NINAPRO_DATASETS})
         nids = {}
         for t in df["arch"]:
             try:
@@ -199,7 +185,7 @@ class NB301Importer(Importer):
         ordered = sorted(universe, key=parsed.__getitem__)
         index = pd.Index(ordered)
         values = {name: np.array([d.get(i, np.nan) for i in ordered], dtype="float64") for name, d in cols.items()}
-        nvals, ncols = ninapro_columns(df, nids.__getitem__, f"{SUBDIR}/{NINAPRO_CSV}", "NAS-Bench-301 architecture",
+        nvals, ncols = sz.ninapro_columns(df, nids.__getitem__, f"{sz.SUBDIR}/{sz.NINAPRO_CSV}", "NAS-Bench-301 architecture",
                                        index, path)
         values.update(nvals)
         columns += ncols
