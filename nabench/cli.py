@@ -168,6 +168,24 @@ def corpora_card(
         sys.stdout.write(f"{write_card(corpus)}\n")
 
 
+graph_app = typer.Typer(no_args_is_help=True, help="Inspect ONNX architecture graphs.")
+app.add_typer(graph_app, name="graph")
+
+
+@graph_app.command("inspect")
+def graph_inspect(model: Path = typer.Argument(..., help="An .onnx file."), fmt: Format = FORMAT) -> None:
+    """Summary of any ONNX model as nabench sees it: nodes, params, FLOPs (MACs), depth, op categories, arch_id."""
+    from nabench.graph import arch_id, from_onnx
+
+    g = from_onnx(model)
+    emit([{
+        "file": str(model), "arch_id": arch_id(g), "nodes": len(g.nodes), "edges": len(g.edges),
+        "params": g.params, "flops": g.flops, "flops_complete": g.flops_complete, "depth": g.depth,
+        "categories": ", ".join(f"{k}={v}" for k, v in sorted(g.category_counts().items())),
+        "notes": "; ".join(g.notes),
+    }], fmt, title="graph")
+
+
 def main() -> None:
     try:
         app()

@@ -64,3 +64,22 @@ def test_errors_are_one_line_and_nonzero(tmp_path):
 def test_card_check_passes_for_an_embedded_corpus():
     result = nabench("corpora", "card", "nasbench-graph", "--check")
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_graph_inspect_on_an_exported_model(tmp_path):
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                                torch.nn.Flatten(), torch.nn.Linear(8, 10))
+    path = tmp_path / "net.onnx"
+    torch.onnx.export(model, (torch.zeros(1, 3, 32, 32),), str(path), dynamo=False,
+                      training=torch.onnx.TrainingMode.TRAINING)
+    result = nabench("graph", "inspect", str(path), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert row["params"] == sum(p.numel() for p in model.parameters())
+    assert row["flops"] == 8 * 32 * 32 * 3 * 9 + 8 * 10 + 8 * 32 * 32 + 8 * 32 * 32  # conv + linear + relu + pool
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not onnx")
+    broken = nabench("graph", "inspect", str(bad))
+    assert broken.returncode == 1 and "bad.onnx" in broken.stderr and "Traceback" not in broken.stderr
