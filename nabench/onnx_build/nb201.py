@@ -1,0 +1,293 @@
+"""Weightless ONNX graph of the network NAS-Bench-201 trained for a cell.
+
+Faithful to the reference implementation, D-X-Y/AutoDL-Projects (sources per choice):
+
+- ``xautodl/models/cell_infers/tiny_network.py`` (``TinyNetwork``): stem Conv3x3(3→C, no bias)
+  + BN; N cells at C; ResNetBasicblock(C→2C, stride 2); N cells at 2C; ResNetBasicblock(2C→4C,
+  stride 2); N cells at 4C; lastact BN + ReLU; global average pool; Linear(4C → classes, bias).
+- ``xautodl/models/cell_infers/cells.py`` (``InferCell``): node j = sum of op(node_i) over its
+  incoming edges (here a chain of ``Add`` in edge order); the cell outputs node 3.
+- ``xautodl/models/cell_operations.py``: ``nor_conv_kxk`` = ``ReLUConvBN`` = Relu → Conv(k,
+  pad k//2, no bias since affine) → BatchNormalization; ``avg_pool_3x3`` = ``POOLING`` =
+  AveragePool(3, stride 1, pad 1, count_include_pad=0), no preprocessing conv (C_in == C_out in
+  cells); ``skip_connect`` = ``Identity`` (no node: the consumer reads the source tensor);
+  ``none`` = ``Zero`` = ``x.mul(0)``; ``ResNetBasicblock`` = ReLUConvBN(3x3, s2) → ReLUConvBN(3x3)
+  + shortcut AveragePool(2, s2) → Conv1x1(no bias), added.
+
+Zero representation: a ``none`` edge adds ``x*0`` to a sum, so it is dropped (exact for finite
+x). A node with no non-``none`` incoming edge is the zero tensor, written as one
+``Mul(cell_input, 0)`` node named ``cells.k.n{j}.zero``; its outgoing edges are kept (a
+ReLUConvBN of zeros is BN's shift, not zero, and its weights exist in the trained network and in
+the published parameter counts). If node 3 is zero the cell outputs that zero tensor.
+
+Names follow :mod:`nabench.spaces.nb201_torch`: each weight is named by its PyTorch
+``state_dict`` key (``cells.3.e01.conv.weight``), so a state dict can be dropped in
+(``weights=model.state_dict()``). Weightless graphs declare weights as typed graph inputs.
+
+Speed: a graph is assembled from cached, pre-serialized pieces (stem, the two reduction blocks
+and the classifier are the same for every cell; each cell is a concatenation of per-edge node
+templates), then parsed once; see :func:`build_nb201_bytes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+
+import numpy as np
+import onnx
+
+from nabench.onnx_build import builder as B
+from nabench.spaces import nb201
+
+_OP_LAYERS = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
+
+
+def _has_zero_node(ops: tuple[str, ...]) -> bool:
+    """Whether some node of the cell has only ``none`` incoming edges."""
+    by_edge = dict(zip(nb201.EDGES, ops))
+    return any(all(by_edge[(i, j)] == "none" for i in range(j)) for j in (1, 2, 3))
+
+
+def _cell(b: B.GraphBuilder, x: str, k: int | str, ops: tuple[str, ...]) -> str:
+    prefix = f"cells.{k}"
+    if _has_zero_node(ops):
+        b.zero_const()
+    nodes = [x]
+    by_edge = dict(zip(nb201.EDGES, ops))
+    for j in (1, 2, 3):
+        terms = []
+        for i in range(j):
+            op = by_edge[(i, j)]
+            src, p = nodes[i], f"{prefix}.e{i}{j}"
+            if op == "none":
+                continue
+            if op == "skip_connect":
+                terms.append(src)
+            elif op == "avg_pool_3x3":
+                terms.append(b.avgpool(src, p, 3, 1, 1, count_include_pad=False))
+            else:
+                kk = _OP_LAYERS[op]
+                y = b.conv(b.relu(src, f"{p}.relu"), f"{p}.conv", b.shapes[src][1], kk, 1, kk // 2)
+                terms.append(b.bn(y, f"{p}.bn"))
+        if not terms:
+            nodes.append(b.mul_zero(x, f"{prefix}.n{j}.zero"))
+            continue
+        acc = terms[0]
+        for m, t in enumerate(terms[1:], start=1):
+            acc = b.add(acc, t, f"{prefix}.n{j}" if m == len(terms) - 1 else f"{prefix}.n{j}.{m}")
+        nodes.append(acc)
+    return nodes[3]
+
+
+def _resblock(b: B.GraphBuilder, x: str, k: int, c_out: int) -> str:
+    p = f"cells.{k}"
+    a = b.bn(b.conv(b.relu(x, f"{p}.conv_a.relu"), f"{p}.conv_a.conv", c_out, 3, 2, 1), f"{p}.conv_a.bn")
+    a = b.bn(b.conv(b.relu(a, f"{p}.conv_b.relu"), f"{p}.conv_b.conv", c_out, 3, 1, 1), f"{p}.conv_b.bn")
+    r = b.conv(b.avgpool(x, f"{p}.downsample.0", 2, 2, 0), f"{p}.downsample.1", c_out, 1, 1, 0)
+    return b.add(r, a, p)
+
+
+def build_builder(arch_str: str, *, num_classes: int = 10, input_size: int = 32, C: int = 16, N: int = 5,
+                  weights: None | str | Mapping[str, np.ndarray] = None, seed: int = 0) -> B.GraphBuilder:
+    """The populated :class:`~nabench.onnx_build.builder.GraphBuilder` (layers, shapes, counts)."""
+    ops = nb201.parse(arch_str)
+    if isinstance(weights, Mapping):
+        weights = {k: (v.detach().cpu().numpy() if hasattr(v, "detach") else v) for k, v in weights.items()}
+    b = B.GraphBuilder("nb201", weights=weights, seed=seed)
+    x = b.input("input", (1, 3, input_size, input_size))
+    x = b.bn(b.conv(x, "stem.0", C, 3, 1, 1), "stem.1")
+    k = 0
+    for stage, c in enumerate((C, 2 * C, 4 * C)):
+        if stage:
+            x = _resblock(b, x, k, c)
+            k += 1
+        for _ in range(N):
+            x = _cell(b, x, k, ops)
+            k += 1
+    x = b.relu(b.bn(x, "lastact.0"), "lastact.1")
+    x = b.flatten(b.global_avgpool(x, "global_pooling"), "flatten")
+    b.output(b.gemm(x, "classifier", num_classes))
+    return b
+
+
+def _default_metadata(arch_str: str) -> dict[str, str]:
+    return {"space": "nb201", "native_id": arch_str}
+
+
+# -- fast path: pre-serialized pieces ---------------------------------------------------------
+def _varint(n: int) -> bytes:
+    if n < 0x80:
+        return bytes((n,))
+    out = bytearray()
+    while True:
+        b7 = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b7 | 0x80)
+        else:
+            out.append(b7)
+            return bytes(out)
+
+
+def _field(tag: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field (wire type 2)."""
+    return _varint(tag << 3 | 2) + _varint(len(payload)) + payload
+
+
+_G_NODE, _G_NAME, _G_INPUT, _G_OUTPUT = 1, 2, 11, 12
+_M_GRAPH, _M_META = 7, 14
+#: Placeholder name of a piece's input tensor; renamed when the piece is placed.
+_PH = "@in@"
+_PH_FIELD = _field(1, _PH.encode())  # NodeProto.input entry naming the placeholder
+
+
+def _piece(b: B.GraphBuilder, skip_inputs: int = 0) -> tuple[tuple, bytes]:
+    """Pre-serialized (node segments, weight-input fields) of a builder's content. Segments are
+    ready bytes, or 1-tuples holding a NodeProto that reads the placeholder input."""
+    segs: list = []
+    static: list[bytes] = []
+    for n in b.nodes:
+        s = n.SerializeToString()
+        if _PH in n.input:
+            if static:
+                segs.append(b"".join(static))
+                static = []
+            segs.append((s,))
+        else:
+            static.append(_field(_G_NODE, s))
+    if static:
+        segs.append(b"".join(static))
+    inputs = b"".join(_field(_G_INPUT, i.SerializeToString()) for i in b.inputs[skip_inputs:])
+    return tuple(segs), inputs
+
+
+def _place(piece: tuple[tuple, bytes], src: str, nodes: list[bytes], inputs: list[bytes]) -> None:
+    sub = _field(1, src.encode())
+    for seg in piece[0]:
+        nodes.append(seg if type(seg) is bytes else _field(_G_NODE, seg[0].replace(_PH_FIELD, sub)))
+    inputs.append(piece[1])
+
+
+def _piece_builder(shape: tuple[int, ...]) -> B.GraphBuilder:
+    b = B.GraphBuilder()
+    b.shapes[_PH] = shape
+    b._zero = "zero"  # the shared zero constant is emitted once per graph by the assembler
+    return b
+
+
+@lru_cache(maxsize=64)
+def _cell_template(ops: tuple[str, ...], c: int, hw: int, width: int) -> tuple[tuple, bytes, str | None]:
+    """A cell piece whose names use the prefix ``cells.###.`` (``width`` characters ``#``), so that
+    placing it at cell k is one length-preserving ``bytes.replace`` (wrapped lengths stay valid)."""
+    b = _piece_builder((1, c, hw, hw))
+    out = _cell(b, _PH, "#" * width, ops)
+    return (*_piece(b), None if out == _PH else out)
+
+
+def _cell_piece(k: int, ops: tuple[str, ...], c: int, hw: int) -> tuple[tuple, bytes, str | None]:
+    """Cell ``k`` as a piece, and its output tensor (None: the output is its input)."""
+    ks = str(k)
+    segs, inputs, out = _cell_template(ops, c, hw, len(ks))
+    old, new = f"cells.{'#' * len(ks)}.".encode(), f"cells.{ks}.".encode()
+    segs = tuple(s.replace(old, new) if type(s) is bytes else (s[0].replace(old, new),) for s in segs)
+    return segs, inputs.replace(old, new), out and out.replace(old.decode(), new.decode())
+
+
+@lru_cache(maxsize=8)
+def _fixed_pieces(num_classes: int, input_size: int, C: int, N: int) -> dict:
+    """The parts that do not depend on the cell: stem, reductions, head, model header."""
+    b = B.GraphBuilder()
+    b.input("input", (1, 3, input_size, input_size))
+    b.bn(b.conv("input", "stem.0", C, 3, 1, 1), "stem.1")
+    stem = _piece(b, skip_inputs=1)
+    data_input = _field(_G_INPUT, b.inputs[0].SerializeToString())
+    reductions = {}
+    hw = input_size
+    for stage, c in enumerate((2 * C, 4 * C), start=1):
+        k = stage * (N + 1) - 1
+        rb = _piece_builder((1, c // 2, hw, hw))
+        _resblock(rb, _PH, k, c)
+        hw = rb.shapes[f"cells.{k}"][2]
+        reductions[k] = _piece(rb)
+    hb = _piece_builder((1, 4 * C, hw, hw))
+    y = hb.relu(hb.bn(_PH, "lastact.0"), "lastact.1")
+    y = hb.gemm(hb.flatten(hb.global_avgpool(y, "global_pooling"), "flatten"), "classifier", num_classes)
+    hb.output(y)
+    zb = B.GraphBuilder()
+    zb.zero_const()
+    header = B.make_model(onnx.GraphProto(), None)
+    header.ClearField("graph")
+    post = onnx.ModelProto()
+    post.opset_import.extend(header.opset_import)
+    header.ClearField("opset_import")  # fields are serialized in field-number order: graph (7) < opset (8)
+    return {"data_input": data_input, "stem": stem, "reductions": reductions, "head": _piece(hb),
+            "output": _field(_G_OUTPUT, hb.outputs[0].SerializeToString()),
+            "zero": _field(_G_NODE, zb.nodes[0].SerializeToString()),
+            "name": _field(_G_NAME, b"nb201"), "header": header.SerializeToString(),
+            "post": post.SerializeToString()}
+
+
+def build_nb201_bytes(arch_str: str, *, num_classes: int = 10, input_size: int = 32, C: int = 16, N: int = 5,
+                      metadata: Mapping[str, object] | None = None) -> bytes:
+    """Serialized weightless ModelProto, assembled from cached pieces (the fast path).
+    Byte-identical to ``build_builder(...).model(metadata)``."""
+    ops = nb201.parse(arch_str)
+    fx = _fixed_pieces(num_classes, input_size, C, N)
+    nodes: list[bytes] = list(fx["stem"][0])
+    inputs: list[bytes] = [fx["data_input"], fx["stem"][1]]
+    cur = "stem.1"
+    k, hw = 0, input_size
+    if _has_zero_node(ops):
+        nodes.append(fx["zero"])
+    for stage, c in enumerate((C, 2 * C, 4 * C)):
+        if stage:
+            _place(fx["reductions"][k], cur, nodes, inputs)
+            cur, hw, k = f"cells.{k}", (hw - 1) // 2 + 1, k + 1
+        for _ in range(N):
+            piece = _cell_piece(k, ops, c, hw)
+            _place(piece, cur, nodes, inputs)
+            cur = piece[2] or cur
+            k += 1
+    _place(fx["head"], cur, nodes, inputs)
+    graph = b"".join(nodes) + fx["name"] + b"".join(inputs) + fx["output"]
+    meta = b"".join(_field(_M_META, _field(1, str(key).encode()) + _field(2, str(val).encode()))
+                    for key, val in sorted((metadata if metadata is not None else _default_metadata(arch_str)).items()))
+    return fx["header"] + _field(_M_GRAPH, graph) + fx["post"] + meta
+
+
+def build_nb201(arch_str: str, *, num_classes: int = 10, input_size: int = 32, C: int = 16, N: int = 5,
+                weights: None | str | Mapping[str, np.ndarray] = None,
+                metadata: Mapping[str, object] | None = None, seed: int = 0) -> onnx.ModelProto:
+    """ONNX graph of the NB201 network for ``arch_str``.
+
+    ``weights=None``: weightless (weights are typed graph inputs; fast cached path);
+    ``"random"``: seeded random initializers; a mapping (e.g. ``NB201Network.state_dict()``):
+    those values as initializers. ``metadata`` is written to ``metadata_props`` (default:
+    space and native id).
+    """
+    if weights is None:
+        m = onnx.ModelProto()
+        m.ParseFromString(build_nb201_bytes(arch_str, num_classes=num_classes, input_size=input_size,
+                                            C=C, N=N, metadata=metadata))
+        return m
+    b = build_builder(arch_str, num_classes=num_classes, input_size=input_size, C=C, N=N,
+                      weights=weights, seed=seed)
+    return b.model(metadata if metadata is not None else _default_metadata(arch_str))
+
+
+def nb201_params(arch_str: str, **kw) -> int:
+    """Trainable parameters of the NB201 network (PyTorch ``parameters()`` convention)."""
+    return _counts(nb201.parse(arch_str) and arch_str, tuple(sorted(kw.items())))[0]
+
+
+def nb201_flops(arch_str: str, **kw) -> int:
+    """FLOPs, NB201's convention (``xautodl/utils/flop_benchmark.py``: conv and linear MACs, bias
+    adds, avg-pool k*k per output element; BN, ReLU, adds not counted), batch 1."""
+    return _counts(nb201.parse(arch_str) and arch_str, tuple(sorted(kw.items())))[1]
+
+
+@lru_cache(maxsize=32768)
+def _counts(arch_str: str, kw: tuple) -> tuple[int, int]:
+    b = build_builder(arch_str, **dict(kw))
+    return b.n_params, B.flops(b.layers)

@@ -1,0 +1,225 @@
+"""The NB201 ONNX builder: faithful to the trained network (published params/FLOPs, the torch
+reference module, its export), valid (full ONNX check), runnable, small."""
+
+from __future__ import annotations
+
+import io
+import random
+import warnings
+
+import numpy as np
+import onnx
+import pandas as pd
+import pytest
+
+from nabench.onnx_build import builder as B
+from nabench.onnx_build import nb201 as NB
+from nabench.spaces import nb201
+
+CORNER = [
+    "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",  # all none: every node zero
+    "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|",
+    "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|",  # cell = identity
+    "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|",  # disconnected: output zero, dead conv
+    "|none~0|+|nor_conv_3x3~0|none~1|+|none~0|nor_conv_3x3~1|none~2|",  # conv on a zero node, dead branch
+    "|none~0|+|none~0|avg_pool_3x3~1|+|none~0|none~1|nor_conv_1x1~2|",  # conv of pooled zeros
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+    "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|nor_conv_1x1~0|avg_pool_3x3~1|nor_conv_1x1~2|",
+]
+
+
+def sample(n: int, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    return CORNER + rng.sample(nb201.all_cells(), n - len(CORNER))
+
+
+def zc(data_root, dataset: str) -> pd.DataFrame:
+    df = pd.read_csv(data_root / "nb201" / f"zc_proxies_{dataset}.csv", usecols=["net", "params", "flops"])
+    df["arch"] = [nb201.from_naslib(nb201.parse_tuple_text(t)) for t in df["net"]]
+    return df
+
+
+DATASETS = {"cifar10": dict(num_classes=10, input_size=32), "ImageNet16-120": dict(num_classes=120, input_size=16)}
+#: published (NAS-Bench-Suite-Zero) flops - (xautodl convention + 3 * BN output elements); the same
+#: constant for every cell of a dataset (see the module docstring of nabench.onnx_build.nb201).
+ZC_FLOPS_OFFSET = {"cifar10": 1078, "ImageNet16-120": 456}
+
+
+def _bn_elements(arch: str, **kw) -> int:
+    return sum(int(np.prod(L.out_shape)) for L in NB.build_builder(arch, **kw).layers if L.kind == "bn")
+
+
+def _check_published(df: pd.DataFrame, dataset: str) -> None:
+    kw = DATASETS[dataset]
+    bad_p, bad_f = [], []
+    for arch, p, f in zip(df["arch"], df["params"], df["flops"]):
+        m = NB.build_nb201(arch, **kw)
+        n = B.count_params(m)
+        if abs(n / 1e6 - p) >= 5e-7:
+            bad_p.append((arch, n, p))
+        ours = NB.nb201_flops(arch, **kw) + 3 * _bn_elements(arch, **kw) + ZC_FLOPS_OFFSET[dataset]
+        if abs(ours / 1e6 - f) >= 5e-7:
+            bad_f.append((arch, ours, f))
+    assert not bad_p, bad_p[:5]
+    assert not bad_f, bad_f[:5]
+
+
+@pytest.mark.parametrize("dataset", list(DATASETS))
+def test_published_params_and_flops_sample(data_root, dataset):
+    _check_published(zc(data_root, dataset).sample(300, random_state=0), dataset)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", list(DATASETS))
+def test_published_params_and_flops_all_cells(data_root, dataset):
+    df = zc(data_root, dataset)
+    assert len(df) == 9445
+    _check_published(df, dataset)
+
+
+def test_flops_xautodl_convention_close_to_published(data_root):
+    """The plain xautodl convention (conv/linear MACs + bias, pool k*k) is within 10% of the
+    published numbers, which also count BN."""
+    df = zc(data_root, "cifar10").sample(100, random_state=1)
+    rel = [abs(NB.nb201_flops(a) / 1e6 - f) / f for a, f in zip(df["arch"], df["flops"])]
+    assert max(rel) < 0.1  # 7.96% max, 2.5% mean over all 9,445 cells
+
+
+def test_torch_module_params_match_builder():
+    from nabench.spaces.nb201_torch import NB201Network, n_params
+
+    for arch in sample(12, seed=3):
+        for kw in ({}, {"num_classes": 120}):
+            assert n_params(NB201Network(arch, **kw)) == NB.nb201_params(arch, **kw) \
+                == B.count_params(NB.build_nb201(arch, **kw))
+
+
+@pytest.mark.parametrize("arch", sample(24, seed=1))
+def test_full_check(arch):
+    for kw in ({}, DATASETS["ImageNet16-120"]):
+        m = NB.build_nb201(arch, **kw)
+        onnx.checker.check_model(onnx.shape_inference.infer_shapes(m, strict_mode=True), full_check=True)
+
+
+def test_fast_path_is_byte_identical_to_builder():
+    for arch in sample(30, seed=2):
+        meta = {"space": "nb201", "native_id": arch}
+        assert NB.build_nb201_bytes(arch, metadata=meta) == NB.build_builder(arch).model(meta).SerializeToString()
+
+
+def test_metadata_props():
+    meta = {"nabench_version": "0.1.0", "corpus": "nb201", "space": "nb201", "native_id": CORNER[-1],
+            "arch_id": "abc123"}
+    for weights in (None, "random"):
+        m = NB.build_nb201(CORNER[-1], metadata=meta, weights=weights)
+        assert B.metadata(m) == meta
+
+
+def test_weightless_has_no_data_and_is_small():
+    sizes = []
+    for arch in sample(60, seed=4):
+        blob = NB.build_nb201_bytes(arch)
+        m = onnx.load_from_string(blob)
+        assert len(m.graph.initializer) == 0
+        assert all(i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT for i in m.graph.input)
+        sizes.append(len(blob))
+    assert max(sizes) < 64_000  # mean ~30 KB (see benchmarks/results/onnx_nb201.md)
+
+
+# -- comparison with torch.onnx.export of the reference module ------------------------------
+_PLUMBING = {"Identity", "Constant", "Shape", "Gather", "Unsqueeze", "Concat", "Reshape", "Cast"}
+
+
+def normalized(model: onnx.ModelProto) -> tuple[dict[str, int], int]:
+    """(op multiset, trainable params) after normalizing export artifacts: plumbing ops dropped
+    (Identity/Constant/Shape...; constants are compared by value), common subexpressions merged
+    (TorchScript merges identical ``Relu(x)`` of several ReLUConvBN on one node), dead nodes
+    removed (TorchScript drops branches that do not reach the output, e.g. a conv on node 2 when
+    every edge leaving node 2 is ``none``)."""
+    g = model.graph
+    consts: dict[str, str] = {}
+    for n in g.node:
+        if n.op_type == "Constant":
+            consts[n.output[0]] = "const:" + onnx.numpy_helper.to_array(n.attribute[0].t).tobytes().hex()
+    for t in g.initializer:
+        if not t.dims:  # scalar initializers are constants, not weights
+            consts[t.name] = "const:" + onnx.numpy_helper.to_array(t).tobytes().hex()
+    alias: dict[str, str] = {}
+    seen: dict[tuple, str] = {}
+    nodes = []
+    for n in g.node:
+        ins = tuple(consts.get(alias.get(i, i), alias.get(i, i)) for i in n.input)
+        if n.op_type in _PLUMBING:
+            if n.op_type == "Identity":
+                alias[n.output[0]] = ins[0]
+            continue
+        key = (n.op_type, ins, tuple(a.SerializeToString() for a in n.attribute))
+        if key in seen:
+            alias[n.output[0]] = seen[key]
+            continue
+        seen[key] = n.output[0]
+        nodes.append((n.op_type, ins, n.output[0]))
+    live = {alias.get(o.name, o.name) for o in g.output}
+    kept = []
+    for op, ins, out in reversed(nodes):
+        if out in live:
+            kept.append((op, ins))
+            live.update(ins)
+    ops: dict[str, int] = {}
+    for op, _ in kept:
+        ops[op] = ops.get(op, 0) + 1
+    params, _ = B.weight_names(model)
+    sizes = B._sizes(model)
+    return ops, sum(sizes[w] for w in params if w in live)
+
+
+@pytest.mark.parametrize("arch", sample(22, seed=5))
+def test_torch_export_matches_builder(arch):
+    import torch
+    from nabench.spaces.nb201_torch import NB201Network
+
+    net = NB201Network(arch).eval()
+    f = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (torch.zeros(1, 3, 32, 32),), f, dynamo=False, do_constant_folding=False,
+                          keep_initializers_as_inputs=True)
+    exported = onnx.load_from_string(f.getvalue())
+    built = NB.build_nb201(arch)
+    assert normalized(exported) == normalized(built)
+
+
+def _randomized(net):
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, t in net.state_dict().items():
+            if t.dtype.is_floating_point:
+                if name.endswith("running_var"):
+                    t.copy_(torch.rand(t.shape, generator=g) + 0.5)
+                else:
+                    t.copy_(torch.randn(t.shape, generator=g) * 0.3)
+    return net.eval()
+
+
+@pytest.mark.parametrize("arch", CORNER[2:6] + CORNER[-2:])
+def test_onnxruntime_matches_torch(arch):
+    import torch
+    import onnxruntime as ort
+    from nabench.spaces.nb201_torch import NB201Network
+
+    net = _randomized(NB201Network(arch))
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        want = net(x).numpy()
+    m = NB.build_nb201(arch, weights=net.state_dict())
+    onnx.checker.check_model(m, full_check=True)
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"input": x.numpy()})[0]
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+    # seeded random initializers also run
+    r = NB.build_nb201(arch, weights="random")
+    out = ort.InferenceSession(r.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"input": x.numpy()})[0]
+    assert out.shape == (1, 10) and np.isfinite(out).all()
