@@ -3,9 +3,7 @@ reference module, its export), valid (full ONNX check), runnable, small."""
 
 from __future__ import annotations
 
-import io
 import random
-import warnings
 
 import numpy as np
 import onnx
@@ -15,6 +13,7 @@ import pytest
 from nabench.onnx_build import builder as B
 from nabench.onnx_build import nb201 as NB
 from nabench.spaces import nb201
+from onnx_reference import export, normalized, randomized
 
 CORNER = [
     "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",  # all none: every node zero
@@ -126,81 +125,12 @@ def test_weightless_has_no_data_and_is_small():
     assert max(sizes) < 64_000  # mean ~30 KB (see benchmarks/results/onnx_nb201.md)
 
 
-# -- comparison with torch.onnx.export of the reference module ------------------------------
-_PLUMBING = {"Identity", "Constant", "Shape", "Gather", "Unsqueeze", "Concat", "Reshape", "Cast"}
-
-
-def normalized(model: onnx.ModelProto) -> tuple[dict[str, int], int]:
-    """(op multiset, trainable params) after normalizing export artifacts: plumbing ops dropped
-    (Identity/Constant/Shape...; constants are compared by value), common subexpressions merged
-    (TorchScript merges identical ``Relu(x)`` of several ReLUConvBN on one node), dead nodes
-    removed (TorchScript drops branches that do not reach the output, e.g. a conv on node 2 when
-    every edge leaving node 2 is ``none``)."""
-    g = model.graph
-    consts: dict[str, str] = {}
-    for n in g.node:
-        if n.op_type == "Constant":
-            consts[n.output[0]] = "const:" + onnx.numpy_helper.to_array(n.attribute[0].t).tobytes().hex()
-    for t in g.initializer:
-        if not t.dims:  # scalar initializers are constants, not weights
-            consts[t.name] = "const:" + onnx.numpy_helper.to_array(t).tobytes().hex()
-    alias: dict[str, str] = {}
-    seen: dict[tuple, str] = {}
-    nodes = []
-    for n in g.node:
-        ins = tuple(consts.get(alias.get(i, i), alias.get(i, i)) for i in n.input)
-        if n.op_type in _PLUMBING:
-            if n.op_type == "Identity":
-                alias[n.output[0]] = ins[0]
-            continue
-        key = (n.op_type, ins, tuple(a.SerializeToString() for a in n.attribute))
-        if key in seen:
-            alias[n.output[0]] = seen[key]
-            continue
-        seen[key] = n.output[0]
-        nodes.append((n.op_type, ins, n.output[0]))
-    live = {alias.get(o.name, o.name) for o in g.output}
-    kept = []
-    for op, ins, out in reversed(nodes):
-        if out in live:
-            kept.append((op, ins))
-            live.update(ins)
-    ops: dict[str, int] = {}
-    for op, _ in kept:
-        ops[op] = ops.get(op, 0) + 1
-    params, _ = B.weight_names(model)
-    sizes = B._sizes(model)
-    return ops, sum(sizes[w] for w in params if w in live)
-
-
 @pytest.mark.parametrize("arch", sample(22, seed=5))
 def test_torch_export_matches_builder(arch):
-    import torch
     from nabench.spaces.nb201_torch import NB201Network
 
-    net = NB201Network(arch).eval()
-    f = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(net, (torch.zeros(1, 3, 32, 32),), f, dynamo=False, do_constant_folding=False,
-                          keep_initializers_as_inputs=True)
-    exported = onnx.load_from_string(f.getvalue())
-    built = NB.build_nb201(arch)
-    assert normalized(exported) == normalized(built)
-
-
-def _randomized(net):
-    import torch
-
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, t in net.state_dict().items():
-            if t.dtype.is_floating_point:
-                if name.endswith("running_var"):
-                    t.copy_(torch.rand(t.shape, generator=g) + 0.5)
-                else:
-                    t.copy_(torch.randn(t.shape, generator=g) * 0.3)
-    return net.eval()
+    exported = export(NB201Network(arch), (1, 3, 32, 32))
+    assert normalized(exported) == normalized(NB.build_nb201(arch))
 
 
 @pytest.mark.parametrize("arch", CORNER[2:6] + CORNER[-2:])
@@ -209,7 +139,7 @@ def test_onnxruntime_matches_torch(arch):
     import onnxruntime as ort
     from nabench.spaces.nb201_torch import NB201Network
 
-    net = _randomized(NB201Network(arch))
+    net = randomized(NB201Network(arch))
     x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         want = net(x).numpy()
