@@ -168,6 +168,42 @@ def corpora_card(
         sys.stdout.write(f"{write_card(corpus)}\n")
 
 
+@corpora_app.command("export-onnx")
+def corpora_export_onnx(
+    name: str,
+    to: Path = typer.Option(..., "--to", help="Folder to write <name>/<native id>.onnx and <name>/index.csv into."),
+    weights: Optional[str] = typer.Option(None, "--weights", help="'random': seeded random initializers (runnable)."),
+) -> None:
+    """Export the normalized ONNX graphs of a corpus (weightless, or --weights random)."""
+    from nabench.corpora.api import export_onnx
+
+    if weights not in (None, "random"):
+        raise NabenchError(f"--weights must be 'random' (or omitted), got {weights!r}")
+    path = export_onnx(name, to, weights=weights, progress=BarProgress())
+    sys.stdout.write(f"{path}\n")
+
+
+@app.command("normalize")
+def normalize_cmd(
+    name: str,
+    workers: int = typer.Option(1, "--workers", "-j", help="Worker processes (0: one per CPU)."),
+    fmt: Format = FORMAT,
+) -> None:
+    """Build, check and hash the ONNX graph of every record of a corpus (resumable)."""
+    import os
+
+    from nabench.normalize import normalize
+
+    corpus_name = name
+    out = normalize(corpus_name, workers=workers or os.cpu_count() or 1, progress=BarProgress())
+    from nabench import corpora
+
+    g = corpora.load(corpus_name).graphs()
+    emit([{"corpus": corpus_name, "records": len(g), "distinct_arch_ids": int(g["arch_id"].nunique()),
+           "mean_onnx_bytes": round(float(g["onnx_bytes"].mean()), 1) if len(g) else None, "path": str(out)}],
+         fmt, title=f"normalized {corpus_name}")
+
+
 graph_app = typer.Typer(no_args_is_help=True, help="Inspect ONNX architecture graphs.")
 app.add_typer(graph_app, name="graph")
 

@@ -54,3 +54,5 @@ class Registry:
 
 
 corpora = Registry("corpora")
+#: corpus ``space`` value -> module exposing ``from_record(record, corpus, *, weights=None, metadata=None)``
+spaces = Registry("spaces")

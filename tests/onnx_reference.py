@@ -29,14 +29,18 @@ def normalized(model: onnx.ModelProto) -> tuple[dict[str, int], int]:
             consts[t.name] = "const:" + onnx.numpy_helper.to_array(t).tobytes().hex()
     alias: dict[str, str] = {}
     seen: dict[tuple, str] = {}
+    weights = set().union(*B.weight_names(model)) | {t.name for t in g.initializer}
+    data = {i.name for i in g.input} - weights  # tensors computed from the network input
     nodes = []
     for n in g.node:
         ins = tuple(consts.get(alias.get(i, i), alias.get(i, i)) for i in n.input)
         if n.op_type in _PLUMBING:
             if n.op_type == "Identity":
                 alias[n.output[0]] = ins[0]
-            continue
+            if n.op_type != "Concat" or not any(i in data for i in ins):
+                continue  # shape plumbing; a Concat of data tensors (channel concat) is a real op
         key = (n.op_type, ins, tuple(a.SerializeToString() for a in n.attribute))
+        data.add(n.output[0])
         if key in seen:
             alias[n.output[0]] = seen[key]
             continue

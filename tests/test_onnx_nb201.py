@@ -122,7 +122,26 @@ def test_weightless_has_no_data_and_is_small():
         assert len(m.graph.initializer) == 0
         assert all(i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT for i in m.graph.input)
         sizes.append(len(blob))
-    assert max(sizes) < 64_000  # mean ~30 KB (see benchmarks/results/onnx_nb201.md)
+    assert max(sizes) < 64_000
+
+
+def test_mean_size_with_corpus_metadata_under_20kb():
+    """Compact names (``compact_name``) and no default-valued attributes keep the graph small."""
+    sizes = [len(NB.build_nb201_bytes(a, metadata={"nabench_version": "0.1.0", "corpus": "nb201", "space": "nb201",
+                                                   "native_id": a, "arch_id": "0" * 32}))
+             for a in random.Random(0).sample(nb201.all_cells(), 300)]
+    assert np.mean(sizes) < 20_000  # 19,585 bytes (all 15,625: benchmarks/results/normalize.md)
+
+
+def test_compact_names_round_trip_to_state_dict_keys():
+    from nabench.spaces.nb201_torch import NB201Network
+
+    keys = list(NB201Network(CORNER[-1]).state_dict())
+    names = [NB.compact_name(k) for k in keys]
+    assert len(set(names)) == len(keys)
+    assert [NB.state_dict_key(n) for n in names] == keys
+    inputs = {i.name for i in NB.build_nb201(CORNER[-1]).graph.input} - {"input"}
+    assert {NB.state_dict_key(n) for n in inputs} <= set(keys)
 
 
 @pytest.mark.parametrize("arch", sample(22, seed=5))

@@ -81,4 +81,61 @@ def export(name: str, to: str | Path, version: str | None = None) -> Path:
     return final
 
 
-__all__ = ["names", "importer_for", "build", "load", "export", "is_built", "corpus_dir", "Corpus"]
+def export_onnx(name: str, to: str | Path, *, weights: str | None = None, version: str | None = None,
+                progress: Progress | None = None) -> Path:
+    """Write every normalized record of a corpus as ``to/<name>/<safe native id>.onnx`` plus
+    ``index.csv`` (native_id, file, arch_id); the folder is written atomically.
+
+    ``weights=None``: the stored weightless graphs (weights are typed graph inputs; they open in
+    netron and pass the ONNX checker); ``weights="random"``: rebuilt by the space builder with
+    seeded random initializers, so they run in onnxruntime. Needs ``nabench normalize <name>``.
+    """
+    import csv
+
+    from nabench.normalize import build_model, graph_metadata, safe_file_name
+
+    if weights not in (None, "random"):
+        raise NabenchError(f"weights must be None or 'random', got {weights!r}")
+    corpus = load(name, version)
+    graphs = corpus.graphs()
+    to = Path(to).expanduser()
+    if to.exists() and not to.is_dir():
+        raise NabenchError(f"{to}: export target exists and is not a folder")
+    to.mkdir(parents=True, exist_ok=True)
+    build_dir = make_build_dir(to, f".export-onnx-{name}-")
+    try:
+        records = None
+        if weights is not None:
+            keep = [c.name for c in corpus.columns if c.kind == "spec"] + ["native_id", "space"]
+            records = corpus.records()[list(dict.fromkeys(keep))].set_index("native_id", drop=False)
+        index = []
+        items = zip(graphs["native_id"], graphs["arch_id"], graphs["onnx"])
+        for native_id, aid, blob in (progress or Progress()).track(items, f"export {name}", total=len(graphs)):
+            fname = safe_file_name(native_id) + ".onnx"
+            if weights is not None:
+                rec = records.loc[native_id].to_dict()
+                m = build_model(rec, corpus.name, weights=weights,
+                                metadata=graph_metadata(corpus.name, str(rec["space"]), native_id, aid))
+                blob = m.SerializeToString()
+            (build_dir / fname).write_bytes(blob)
+            index.append({"native_id": native_id, "file": fname, "arch_id": aid})
+        with open(build_dir / "index.csv", "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=["native_id", "file", "arch_id"], lineterminator="\n")
+            w.writeheader()
+            w.writerows(index)
+        replace_dir_atomically(build_dir, to / name)
+    except BaseException:
+        shutil.rmtree(build_dir, ignore_errors=True)
+        raise
+    return to / name
+
+
+def normalize(name: str, *, workers: int = 1, progress: Progress | None = None, **kw) -> Path:
+    """See :func:`nabench.normalize.normalize`."""
+    from nabench.normalize import normalize as _normalize
+
+    return _normalize(name, workers=workers, progress=progress, **kw)
+
+
+__all__ = ["Corpus", "build", "corpus_dir", "export", "export_onnx", "importer_for", "is_built", "load", "names",
+           "normalize"]

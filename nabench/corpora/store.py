@@ -152,6 +152,7 @@ class Corpus:
         except (OSError, json.JSONDecodeError) as e:
             raise NabenchError(f"{path / MANIFEST}: unreadable corpus manifest ({e}); rebuild the corpus") from None
         self._records: pd.DataFrame | None = None
+        self._graphs: pd.DataFrame | None = None
 
     name = property(lambda self: self.manifest["name"])
     version = property(lambda self: self.manifest["version"])
@@ -166,11 +167,50 @@ class Corpus:
                 return c
         raise NabenchError(f"corpus {self.name} has no column {name!r}")
 
-    def records(self) -> pd.DataFrame:
-        """All records, one row per architecture (a copy is not made: do not mutate)."""
+    def records(self, with_graphs: bool = False) -> pd.DataFrame:
+        """All records, one row per architecture (a copy is not made: do not mutate).
+
+        ``with_graphs=True``: a new frame with the ``graphs`` columns joined on ``native_id``
+        (``arch_id, n_params, flops, n_nodes, depth, onnx_bytes``; not the ONNX bytes) — needs
+        ``nabench normalize <name>`` first.
+        """
         if self._records is None:
             self._records = pd.read_parquet(self.path / RECORDS)
-        return self._records
+        if not with_graphs:
+            return self._records
+        g = self.graphs().drop(columns=["onnx"])
+        return self._records.merge(g, on="native_id", how="left", validate="one_to_one")
+
+    def graphs(self) -> pd.DataFrame:
+        """The ``graphs`` table written by :func:`nabench.normalize.normalize` (native_id, arch_id,
+        onnx, n_params, flops, n_nodes, depth, onnx_bytes); re-read when the shards change."""
+        from nabench.normalize import read_graphs, read_plan
+
+        plan = read_plan(self.path)
+        if self._graphs is None or getattr(self, "_graphs_plan", None) != plan:
+            self._graphs = read_graphs(self.path)
+            self._graphs_plan = plan
+            self._onnx_index = None
+        return self._graphs
+
+    def onnx(self, key: str) -> bytes:
+        """The stored weightless ONNX model (serialized) of a record, by ``native_id`` (or ``arch_id``:
+        the first record with that id)."""
+        g = self.graphs()
+        if getattr(self, "_onnx_index", None) is None:
+            self._onnx_index = {k: i for i, k in enumerate(g["native_id"])}
+            for i, a in enumerate(g["arch_id"]):
+                self._onnx_index.setdefault(a, i)
+        try:
+            return g["onnx"].iat[self._onnx_index[key]]
+        except KeyError:
+            raise NabenchError(f"corpus {self.name}: no normalized record {key!r}") from None
+
+    def graph(self, key: str):
+        """The :class:`~nabench.graph.ArchGraph` of a record (from its stored ONNX; see :meth:`onnx`)."""
+        from nabench.graph import from_onnx
+
+        return from_onnx(self.onnx(key))
 
     def labels(self, column: str | None = None, **parts: str) -> pd.Series:
         """One measured column, by name or by its parts (dataset=, split=, metric=, fidelity=, device=).

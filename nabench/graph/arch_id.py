@@ -9,11 +9,20 @@ Method
     2. Edges are labelled by (producer output index, consumer input slot); the slot is ``*`` for
        commutative ops (Add, Mul, Sum, Max, Min, Mean, And, Or, Xor, Equal, ...), so swapping their
        operands does not change the id, while ``a - b`` and ``b - a`` differ.
-    3. Weisfeiler-Lehman refinement on the directed graph: each round a vertex's new label hashes
-       its label, the sorted multiset of (edge label, label) of its in-neighbours and, separately,
-       of its out-neighbours. Rounds stop when the partition into label classes stops refining.
-    4. The id is the BLAKE2b-128 hex digest of the sorted final labels and the sorted multiset of
-       (label(u), label(v), edge label) over all edges.
+    3. Weisfeiler-Lehman refinement on the directed graph with 64-bit colours (initial colour: the
+       first 8 bytes of BLAKE2b of the label): each round a vertex's new colour mixes (splitmix64
+       finalizer) its colour with the multiset of (colour, edge label) of its in-neighbours and,
+       separately, of its out-neighbours; a multiset is hashed as the wrapping sum of its mixed
+       elements (order-free). Rounds stop when the partition into colour classes stops refining.
+    4. The id is the BLAKE2b-128 hex digest of the version, the vertex and edge counts, the sorted
+       final colours and the sorted multiset of mixed (colour(u), colour(v), edge label) over edges.
+
+64-bit colours may collide (probability about k^2 / 2^65 for k distinct colours per round, i.e.
+negligible), which could only merge two ids, never split isomorphic graphs.
+
+Speed (v2): initial labels are memoized on each node's content (op, attributes, shapes) and the
+refinement is vectorized with numpy; v1 (string hashing every round) took ~35 ms on a 190-node
+NB201 graph.
 
 WL refinement is not a complete canonical form: two non-isomorphic graphs can share an id only if
 1-WL cannot tell them apart (e.g. certain regular graphs). With op/shape labels and directed,
@@ -27,12 +36,13 @@ import hashlib
 import json
 from typing import Any
 
+import numpy as np
 import onnx
 
 from .archgraph import ArchGraph, _attr_value
 
 #: Bumped whenever the normalization changes (it is part of every hash).
-ARCH_ID_VERSION = 1
+ARCH_ID_VERSION = 2
 
 COMMUTATIVE = frozenset({"Add", "Mul", "Sum", "Max", "Min", "Mean", "And", "Or", "Xor", "Equal",
                          "BitwiseAnd", "BitwiseOr", "BitwiseXor"})
@@ -94,29 +104,80 @@ def _shape(s) -> Any:
     return None if s is None else ["?" if d is None else int(d) for d in s]
 
 
+_LABEL_CACHE: dict[tuple, str] = {}
+_LABEL_CACHE_MAX = 65536
+
+
+def _node_label(n, opset: dict[str, int]) -> str:
+    """The initial label of a node (a canonical JSON string), memoized on the node's content."""
+    domain = "" if n.domain in ("", "ai.onnx") else n.domain
+    version = opset.get(domain, opset.get("ai.onnx" if domain == "" else domain, 0)) or onnx.defs.onnx_opset_version()
+    key = (domain, n.op_type, int(version), repr(n.attrs), n.output_shapes, n.input_shapes,
+           tuple(sorted(n.const_inputs.items())))
+    try:
+        return _LABEL_CACHE[key]
+    except (KeyError, TypeError):
+        pass
+    attrs = dict(_defaults(n.op_type, domain, int(version)))
+    attrs.update(n.attrs)
+    if domain == "" and n.op_type in _SPATIAL:
+        _spatial_defaults(n, attrs)
+    if n.op_type in COMMUTATIVE:
+        consts: Any = sorted(json.dumps(_shape(s)) for s in n.const_inputs.values())
+    else:
+        consts = sorted([s, _shape(v)] for s, v in n.const_inputs.items())
+    label = json.dumps(["node", domain, n.op_type, _norm(attrs), [_shape(s) for s in n.output_shapes],
+                        consts], sort_keys=True, default=str)
+    try:
+        if len(_LABEL_CACHE) >= _LABEL_CACHE_MAX:
+            _LABEL_CACHE.clear()
+        _LABEL_CACHE[key] = label
+    except TypeError:  # an unhashable attribute value: not cached
+        pass
+    return label
+
+
+_M1, _M2, _GOLD = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB), np.uint64(0x9E3779B97F4A7C15)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+_K_IN, _K_OUT, _K_SELF = np.uint64(0x243F6A8885A308D3), np.uint64(0x13198A2E03707344), np.uint64(0xA4093822299F31D0)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer, elementwise on uint64 (wrapping arithmetic)."""
+    z = x + _GOLD
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+def _h64(strings: list[str]) -> np.ndarray:
+    return np.array([int.from_bytes(hashlib.blake2b(x.encode(), digest_size=8).digest(), "little")
+                     for x in strings], dtype=np.uint64)
+
+
+def _segment_sums(values: np.ndarray, order: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Per-vertex (wrapping) sums of edge values; ``order`` sorts the edges by vertex."""
+    cs = np.zeros(len(values) + 1, dtype=np.uint64)
+    np.cumsum(values[order], out=cs[1:])
+    return cs[ends] - cs[starts]
+
+
+def _csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    order = np.argsort(keys, kind="stable")
+    counts = np.bincount(keys, minlength=n)
+    ends = np.cumsum(counts)
+    return order, ends - counts, ends
+
+
 def arch_id(graph: ArchGraph) -> str:
     """Canonical hash of the graph (hex, 32 chars); see the module docstring."""
     n_nodes = len(graph.nodes)
-    labels: list[str] = []
-    for n in graph.nodes:
-        domain = "" if n.domain in ("", "ai.onnx") else n.domain
-        version = graph.opset.get(domain, graph.opset.get("ai.onnx" if domain == "" else domain, 0)) \
-            or onnx.defs.onnx_opset_version()
-        attrs = dict(_defaults(n.op_type, domain, int(version)))
-        attrs.update(n.attrs)
-        if domain == "" and n.op_type in _SPATIAL:
-            _spatial_defaults(n, attrs)
-        if n.op_type in COMMUTATIVE:
-            consts: Any = sorted(json.dumps(_shape(s)) for s in n.const_inputs.values())
-        else:
-            consts = sorted([s, _shape(v)] for s, v in n.const_inputs.items())
-        labels.append(json.dumps(["node", domain, n.op_type, _norm(attrs), [_shape(s) for s in n.output_shapes],
-                                  consts], sort_keys=True, default=str))
+    opset = graph.opset
+    strings: list[str] = [_node_label(n, opset) for n in graph.nodes]
     for k, t in enumerate(graph.inputs):
-        labels.append(json.dumps(["input", k, _shape(t.shape), t.dtype]))
+        strings.append(json.dumps(["input", k, _shape(t.shape), t.dtype]))
     for k, t in enumerate(graph.outputs):
-        labels.append(json.dumps(["output", k, _shape(t.shape), t.dtype]))
-    labels = [_h(x) for x in labels]
+        strings.append(json.dumps(["output", k, _shape(t.shape), t.dtype]))
 
     # labelled edges (u, v, label) over vertex ids: nodes, then inputs, then outputs
     edges: list[tuple[int, int, str]] = []
@@ -144,23 +205,35 @@ def arch_id(graph: ArchGraph) -> str:
         elif kind == "input":
             edges.append((n_nodes + j, out0 + k, "0:0"))
 
-    ins: list[list[tuple[str, int]]] = [[] for _ in labels]
-    outs: list[list[tuple[str, int]]] = [[] for _ in labels]
-    for u, v, el in edges:
-        ins[v].append((el, u))
-        outs[u].append((el, v))
-    n_classes = len(set(labels))
-    for _ in range(len(labels)):
-        new = [
-            _h(labels[v] + "|" + ",".join(sorted(el + ":" + labels[u] for el, u in ins[v]))
-               + "|" + ",".join(sorted(el + ":" + labels[w] for el, w in outs[v])))
-            for v in range(len(labels))
-        ]
-        k = len(set(new))
+    # 1-WL with 64-bit colours: a vertex's new colour mixes its colour with the (order-free,
+    # wrapping) sums of mix(colour(u), edge label) over in-neighbours and, separately, out-neighbours.
+    labels = _h64(strings)
+    n = len(labels)
+    if edges:
+        src = np.array([u for u, _, _ in edges], dtype=np.int64)
+        dst = np.array([v for _, v, _ in edges], dtype=np.int64)
+        el_names = sorted({el for _, _, el in edges})
+        el_hash = dict(zip(el_names, _h64(el_names)))
+        el = np.array([el_hash[e] for _, _, e in edges], dtype=np.uint64)
+    else:
+        src = dst = np.zeros(0, dtype=np.int64)
+        el = np.zeros(0, dtype=np.uint64)
+    in_csr, out_csr = _csr(dst, n), _csr(src, n)
+    el_in, el_out = _mix(el ^ _K_IN), _mix(el ^ _K_OUT)
+    n_classes = len(np.unique(labels))
+    for _ in range(n):
+        acc_in = _segment_sums(_mix(labels[src] ^ el_in), *in_csr)
+        acc_out = _segment_sums(_mix(labels[dst] ^ el_out), *out_csr)
+        new = _mix(_mix(labels ^ _K_SELF) + _mix(acc_in) * np.uint64(3) + _mix(acc_out ^ _K_IN))
+        k = len(np.unique(new))
         labels = new
         if k == n_classes:
             break
         n_classes = k
-    final = json.dumps([ARCH_ID_VERSION, sorted(labels),
-                        sorted([labels[u], labels[v], el] for u, v, el in edges)])
-    return _h(final)
+    final = np.sort(labels)
+    edge_part = np.sort(_mix(_mix(labels[src]) + _mix(labels[dst] ^ _K_OUT) * np.uint64(5) + el))
+    d = hashlib.blake2b(digest_size=16)
+    d.update(f"nabench.arch_id.v{ARCH_ID_VERSION}:{n}:{len(edges)}:".encode())
+    d.update(final.astype("<u8").tobytes())
+    d.update(edge_part.astype("<u8").tobytes())
+    return d.hexdigest()

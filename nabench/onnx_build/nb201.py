@@ -20,9 +20,13 @@ x). A node with no non-``none`` incoming edge is the zero tensor, written as one
 ReLUConvBN of zeros is BN's shift, not zero, and its weights exist in the trained network and in
 the published parameter counts). If node 3 is zero the cell outputs that zero tensor.
 
-Names follow :mod:`nabench.spaces.nb201_torch`: each weight is named by its PyTorch
-``state_dict`` key (``cells.3.e01.conv.weight``), so a state dict can be dropped in
-(``weights=model.state_dict()``). Weightless graphs declare weights as typed graph inputs.
+Names: layers are laid out under the module paths of :mod:`nabench.spaces.nb201_torch`, and
+every name in the file is the compact form :func:`compact_name` of that path (part by part:
+``cells.3.e01.conv.weight`` → ``c.3.e01.k.w``; ``running_mean`` → ``m``; see
+:data:`COMPACT`), which keeps a weightless graph under 20 KB. :func:`state_dict_key` is the
+inverse (compact name → PyTorch ``state_dict`` key). A state dict is still dropped in as is
+(``weights=model.state_dict()``): weights are looked up by their ``state_dict`` key while
+building and renamed after. Weightless graphs declare weights as typed graph inputs.
 
 Speed: a graph is assembled from cached, pre-serialized pieces (stem, the two reduction blocks
 and the classifier are the same for every cell; each cell is a concatenation of per-edge node
@@ -41,6 +45,54 @@ from nabench.onnx_build import builder as B
 from nabench.spaces import nb201
 
 _OP_LAYERS = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
+
+#: Part-by-part abbreviations of the PyTorch module paths (injective; other parts, e.g. the cell
+#: index ``3``, edge ``e01``, node ``n2``, ``zero``, are kept).
+COMPACT = {"cells": "c", "stem": "s", "lastact": "l", "classifier": "f", "global_pooling": "g",
+           "flatten": "x", "conv_a": "A", "conv_b": "B", "downsample": "D", "conv": "k", "relu": "r",
+           "bn": "n", "weight": "w", "bias": "b", "running_mean": "m", "running_var": "v"}
+_EXPAND = {v: k for k, v in COMPACT.items()}
+assert len(_EXPAND) == len(COMPACT) and not set(_EXPAND) & set(COMPACT)
+
+
+def compact_name(key: str) -> str:
+    """The name used in the ONNX file for a PyTorch module path / ``state_dict`` key."""
+    return ".".join(COMPACT.get(p, p) for p in key.split("."))
+
+
+def state_dict_key(name: str) -> str:
+    """Inverse of :func:`compact_name`: the PyTorch ``state_dict`` key of an ONNX tensor name."""
+    return ".".join(_EXPAND.get(p, p) for p in name.split("."))
+
+
+#: Attribute values equal to the operator schema's default (written out by the generic builder;
+#: dropped here to keep files small, which changes neither the semantics nor the ``arch_id``).
+_DEFAULT_ATTRS = {"strides": (1, 1), "pads": (0, 0, 0, 0), "dilations": (1, 1), "axis": 1, "group": 1,
+                  "count_include_pad": 0}
+
+
+def _is_default_attr(op: str, a) -> bool:
+    if op == "BatchNormalization":
+        return a.name == "epsilon" and abs(a.f - 1e-5) < 1e-12
+    d = _DEFAULT_ATTRS.get(a.name)
+    if d is None or op not in ("Conv", "AveragePool", "Flatten"):
+        return False
+    return (tuple(a.ints) if isinstance(d, tuple) else a.i) == d
+
+
+def _compact_protos(nodes, inputs=(), initializers=(), outputs=()) -> None:
+    """In place: rename every node and tensor name to its :func:`compact_name`, and drop attributes
+    that repeat the schema default (``strides=1``, ``pads=0``, BN ``epsilon=1e-5``, ...)."""
+    for n in nodes:
+        n.name = compact_name(n.name)
+        n.input[:] = [compact_name(x) for x in n.input]
+        n.output[:] = [compact_name(x) for x in n.output]
+        if any(_is_default_attr(n.op_type, a) for a in n.attribute):
+            keep = [a for a in n.attribute if not _is_default_attr(n.op_type, a)]
+            del n.attribute[:]
+            n.attribute.extend(keep)
+    for v in (*inputs, *initializers, *outputs):
+        v.name = compact_name(v.name)
 
 
 def _has_zero_node(ops: tuple[str, ...]) -> bool:
@@ -108,6 +160,7 @@ def build_builder(arch_str: str, *, num_classes: int = 10, input_size: int = 32,
     x = b.relu(b.bn(x, "lastact.0"), "lastact.1")
     x = b.flatten(b.global_avgpool(x, "global_pooling"), "flatten")
     b.output(b.gemm(x, "classifier", num_classes))
+    _compact_protos(b.nodes, b.inputs, b.initializers, b.outputs)
     return b
 
 
@@ -147,6 +200,7 @@ def _piece(b: B.GraphBuilder, skip_inputs: int = 0) -> tuple[tuple, bytes]:
     ready bytes, or 1-tuples holding a NodeProto that reads the placeholder input."""
     segs: list = []
     static: list[bytes] = []
+    _compact_protos(b.nodes, b.inputs[skip_inputs:])
     for n in b.nodes:
         s = n.SerializeToString()
         if _PH in n.input:
@@ -178,18 +232,18 @@ def _piece_builder(shape: tuple[int, ...]) -> B.GraphBuilder:
 
 @lru_cache(maxsize=64)
 def _cell_template(ops: tuple[str, ...], c: int, hw: int, width: int) -> tuple[tuple, bytes, str | None]:
-    """A cell piece whose names use the prefix ``cells.###.`` (``width`` characters ``#``), so that
+    """A cell piece whose names use the prefix ``c.###.`` (``width`` characters ``#``), so that
     placing it at cell k is one length-preserving ``bytes.replace`` (wrapped lengths stay valid)."""
     b = _piece_builder((1, c, hw, hw))
     out = _cell(b, _PH, "#" * width, ops)
-    return (*_piece(b), None if out == _PH else out)
+    return (*_piece(b), None if out == _PH else compact_name(out))
 
 
 def _cell_piece(k: int, ops: tuple[str, ...], c: int, hw: int) -> tuple[tuple, bytes, str | None]:
     """Cell ``k`` as a piece, and its output tensor (None: the output is its input)."""
     ks = str(k)
     segs, inputs, out = _cell_template(ops, c, hw, len(ks))
-    old, new = f"cells.{'#' * len(ks)}.".encode(), f"cells.{ks}.".encode()
+    old, new = f"c.{'#' * len(ks)}.".encode(), f"c.{ks}.".encode()
     segs = tuple(s.replace(old, new) if type(s) is bytes else (s[0].replace(old, new),) for s in segs)
     return segs, inputs.replace(old, new), out and out.replace(old.decode(), new.decode())
 
@@ -214,6 +268,7 @@ def _fixed_pieces(num_classes: int, input_size: int, C: int, N: int) -> dict:
     y = hb.relu(hb.bn(_PH, "lastact.0"), "lastact.1")
     y = hb.gemm(hb.flatten(hb.global_avgpool(y, "global_pooling"), "flatten"), "classifier", num_classes)
     hb.output(y)
+    _compact_protos((), (), (), hb.outputs)
     zb = B.GraphBuilder()
     zb.zero_const()
     header = B.make_model(onnx.GraphProto(), None)
@@ -236,14 +291,14 @@ def build_nb201_bytes(arch_str: str, *, num_classes: int = 10, input_size: int =
     fx = _fixed_pieces(num_classes, input_size, C, N)
     nodes: list[bytes] = list(fx["stem"][0])
     inputs: list[bytes] = [fx["data_input"], fx["stem"][1]]
-    cur = "stem.1"
+    cur = compact_name("stem.1")
     k, hw = 0, input_size
     if _has_zero_node(ops):
         nodes.append(fx["zero"])
     for stage, c in enumerate((C, 2 * C, 4 * C)):
         if stage:
             _place(fx["reductions"][k], cur, nodes, inputs)
-            cur, hw, k = f"cells.{k}", (hw - 1) // 2 + 1, k + 1
+            cur, hw, k = compact_name(f"cells.{k}"), (hw - 1) // 2 + 1, k + 1
         for _ in range(N):
             piece = _cell_piece(k, ops, c, hw)
             _place(piece, cur, nodes, inputs)
@@ -291,3 +346,38 @@ def nb201_flops(arch_str: str, **kw) -> int:
 def _counts(arch_str: str, kw: tuple) -> tuple[int, int]:
     b = build_builder(arch_str, **dict(kw))
     return b.n_params, B.flops(b.layers)
+
+
+#: Corpora whose records are NB201 cells (``native_id`` is the NB201 string), and the network
+#: built for them: the CIFAR-10 network (10 classes, 32x32 input, C=16, N=5), the network the
+#: corpora's main labels (``cifar10__*``, AnalogNAS's CIFAR-10 accuracies) were measured on.
+#: Labels of other datasets (CIFAR-100, ImageNet16-120) were measured on the same cell with a
+#: different head / input size; the graph is a descriptor of the architecture, not of each run.
+CORPORA = {"nb201": {}, "analognas": {}}
+
+
+def from_record(record: Mapping[str, object], corpus: str, *, weights: None | str | Mapping[str, np.ndarray] = None,
+                metadata: Mapping[str, object] | None = None) -> onnx.ModelProto:
+    """The graph of one record of an NB201-space corpus (``nb201``, ``analognas``): the CIFAR-10
+    network of the cell ``record["native_id"]`` (see :data:`CORPORA`)."""
+    arch = record.get("native_id")
+    if not isinstance(arch, str):
+        raise ValueError(f"{corpus}: record field 'native_id' must be an NB201 string, got {arch!r}")  # noqa: TRY004
+    try:
+        nb201.parse(arch)
+    except Exception as e:  # noqa: BLE001 -- the parser's own error names the problem
+        raise ValueError(f"{corpus}: record field 'native_id' is not an NB201 cell string: {e}") from None
+    return build_nb201(arch, weights=weights, metadata=metadata, **CORPORA.get(corpus, {}))
+
+
+def from_record_bytes(record: Mapping[str, object], corpus: str, *,
+                      metadata: Mapping[str, object] | None = None) -> bytes:
+    """Serialized weightless :func:`from_record` (the fast path used by ``nabench normalize``)."""
+    arch = record.get("native_id")
+    if not isinstance(arch, str):
+        raise ValueError(f"{corpus}: record field 'native_id' must be an NB201 string, got {arch!r}")  # noqa: TRY004
+    try:
+        nb201.parse(arch)
+    except Exception as e:  # noqa: BLE001
+        raise ValueError(f"{corpus}: record field 'native_id' is not an NB201 cell string: {e}") from None
+    return build_nb201_bytes(arch, metadata=metadata, **CORPORA.get(corpus, {}))

@@ -1,0 +1,266 @@
+"""Normalize a corpus: every record gets a checked, weightless ONNX graph and an ``arch_id``.
+
+For each record of a built corpus, the builder of its search space (a module registered under the
+entry-point group ``nabench.spaces``, keyed by the corpus ``space`` value and exposing
+``from_record(record, corpus, *, weights=None, metadata=None)``) writes the weightless ONNX graph
+with ``metadata_props`` = ``nabench_version``, ``corpus``, ``space``, ``native_id``, ``arch_id``.
+Each graph is checked (``onnx.shape_inference.infer_shapes(strict_mode=True)`` then
+``onnx.checker.check_model(full_check=True)``) and read back with :func:`nabench.graph.from_onnx`;
+``arch_id`` is :func:`nabench.graph.arch_id` of that graph (names and metadata never enter it, so
+the id is computed first and then written into the metadata).
+
+The result is the ``graphs`` table, stored next to the records (``records.parquet`` is untouched)::
+
+    $NABENCH_HOME/corpora/<name>/<version>/graphs/_plan.json
+    $NABENCH_HOME/corpora/<name>/<version>/graphs/part-00000.parquet ...
+
+with columns ``native_id, arch_id, onnx (binary), n_params, flops, n_nodes, depth, onnx_bytes``
+(``n_params``: trainable parameters, PyTorch ``parameters()`` convention; ``flops``: MACs; both
+from the ONNX graph). Shard ``k`` holds records ``k*shard_size ...`` in the order of
+``records.parquet``; each shard is written to a temporary sibling and renamed into place, so a
+killed run resumes by computing only the missing shards (no row is computed twice or duplicated).
+``_plan.json`` pins what the shards were computed for (records hash, selection, shard size, nabench
+and ``arch_id`` versions); a different plan starts over. The graphs are derived data: rebuilding
+the corpus replaces its folder and drops them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pandas as pd
+
+from nabench import __version__
+from nabench.corpora.base import KEY_COLUMNS, Progress
+from nabench.errors import NabenchError, UnknownNameError
+from nabench.registry import spaces
+
+
+GRAPHS = "graphs"
+PLAN = "_plan.json"
+SHARD_SIZE = 500
+COLUMNS = ("native_id", "arch_id", "onnx", "n_params", "flops", "n_nodes", "depth", "onnx_bytes")
+
+
+def space_module(space: str, corpus: str | None = None) -> ModuleType:
+    """The builder module of ``space``; a clear error when the space has none."""
+    try:
+        mod = spaces.get(space)
+    except UnknownNameError as e:
+        where = f" (corpus {corpus})" if corpus else ""
+        raise NabenchError(f"no ONNX builder for search space '{space}'{where}: {e}") from None
+    if not callable(getattr(mod, "from_record", None)):
+        raise NabenchError(f"space '{space}': {getattr(mod, '__name__', mod)} has no from_record()")
+    return mod
+
+
+def has_builder(space: str) -> bool:
+    try:
+        space_module(space)
+    except NabenchError:
+        return False
+    return True
+
+
+def graph_metadata(corpus: str, space: str, native_id: str, arch_id: str | None = None) -> dict[str, str]:
+    meta = {"nabench_version": __version__, "corpus": corpus, "space": space, "native_id": native_id}
+    if arch_id is not None:
+        meta["arch_id"] = arch_id
+    return meta
+
+
+@cache
+def _module(space: str) -> ModuleType:
+    return space_module(space)
+
+
+def build_model(record: Mapping[str, Any], corpus: str, *, weights=None, metadata=None):
+    """The ONNX model of one record (``weights`` as in the space builders)."""
+    import onnx
+
+    space = str(record["space"])
+    mod = _module(space)
+    if weights is None and hasattr(mod, "from_record_bytes"):
+        m = onnx.ModelProto()
+        m.ParseFromString(mod.from_record_bytes(record, corpus, metadata=metadata))
+        return m
+    return mod.from_record(record, corpus, weights=weights, metadata=metadata)
+
+
+def normalize_record(record: Mapping[str, Any], corpus: str) -> dict[str, Any]:
+    """Build, check and hash one record; the row of the ``graphs`` table."""
+    import onnx
+
+    from nabench.graph import arch_id, from_onnx
+
+    native_id, space = str(record["native_id"]), str(record["space"])
+    try:
+        m = build_model(record, corpus, metadata=graph_metadata(corpus, space, native_id))
+        inferred = onnx.shape_inference.infer_shapes(m, strict_mode=True)
+        onnx.checker.check_model(inferred, full_check=True)
+        g = from_onnx(m)
+        aid = arch_id(g)
+    except NabenchError:
+        raise
+    except Exception as e:  # name the record, keep the cause
+        raise NabenchError(f"{corpus}: record {native_id!r} (space {space}): {type(e).__name__}: {e}") from e
+    from nabench.onnx_build.builder import set_metadata
+
+    set_metadata(m, graph_metadata(corpus, space, native_id, aid))
+    blob = m.SerializeToString()
+    return {"native_id": native_id, "arch_id": aid, "onnx": blob, "n_params": int(g.params), "flops": int(g.flops),
+            "n_nodes": len(g.nodes), "depth": int(g.depth), "onnx_bytes": len(blob)}
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    return df.astype({"native_id": "str", "arch_id": "str", "n_params": "int64", "flops": "int64",
+                      "n_nodes": "int64", "depth": "int64", "onnx_bytes": "int64"})
+
+
+def _write_atomic_parquet(df: pd.DataFrame, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        df.to_parquet(tmp, index=False)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _work_shard(task: tuple[str, str, list[dict]]) -> int:
+    corpus, path, records = task
+    _write_atomic_parquet(_frame([normalize_record(r, corpus) for r in records]), Path(path))
+    return len(records)
+
+
+def shard_name(k: int) -> str:
+    return f"part-{k:05d}.parquet"
+
+
+def graphs_dir(corpus_path: Path) -> Path:
+    return Path(corpus_path) / GRAPHS
+
+
+def read_plan(corpus_path: Path) -> dict | None:
+    try:
+        return json.loads((graphs_dir(corpus_path) / PLAN).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _selection(records: pd.DataFrame, ids: Sequence[str] | None, limit: int | None) -> pd.DataFrame:
+    df = records
+    if ids is not None:
+        wanted = list(dict.fromkeys(str(x) for x in ids))
+        missing = sorted(set(wanted) - set(df["native_id"].astype(str)))
+        if missing:
+            raise NabenchError(f"unknown native_id(s): {missing[:5]}{' ...' if len(missing) > 5 else ''}")
+        df = df[df["native_id"].astype(str).isin(set(wanted))]
+    if limit is not None:
+        df = df.iloc[: max(int(limit), 0)]
+    return df
+
+
+def normalize(corpus_name: str, *, workers: int = 1, progress: Progress | None = None, version: str | None = None,
+              ids: Sequence[str] | None = None, limit: int | None = None, shard_size: int = SHARD_SIZE) -> Path:
+    """Normalize every record of a built corpus (or the records ``ids`` / the first ``limit``);
+    returns the ``graphs`` folder. Resumable; ``workers > 1`` uses processes (same output)."""
+    from nabench import corpora
+    from nabench.graph.arch_id import ARCH_ID_VERSION
+
+    corpus = corpora.load(corpus_name, version)
+    records = corpus.records()
+    spec = [c.name for c in corpus.columns if c.kind == "spec" and c.name not in KEY_COLUMNS]
+    df = _selection(records, ids, limit)[list(KEY_COLUMNS) + spec]
+    for space in sorted(set(df["space"].astype(str))):
+        space_module(space, corpus_name)  # fail before any work when a space has no builder
+    if shard_size < 1:
+        raise NabenchError("shard_size must be at least 1")
+    out = graphs_dir(corpus.path)
+    plan = {"nabench_version": __version__, "arch_id_version": ARCH_ID_VERSION, "corpus": corpus.name,
+            "corpus_version": corpus.version, "records_sha256": corpus.manifest.get("content_sha256"),
+            "selection_sha256": hashlib.sha256("\n".join(df["native_id"].astype(str)).encode()).hexdigest(),
+            "n_records": len(df), "shard_size": int(shard_size),
+            "n_shards": (len(df) + shard_size - 1) // shard_size}
+    if read_plan(corpus.path) != plan:
+        if out.exists():  # stale shards from another plan: start over
+            for p in out.iterdir():
+                if p.is_file():
+                    p.unlink()
+        out.mkdir(parents=True, exist_ok=True)
+        from nabench.corpora.store import write_atomic_text
+
+        write_atomic_text(out / PLAN, json.dumps(plan, indent=2) + "\n")
+    for p in out.glob(".part-*.part"):  # temporary files of a killed run
+        p.unlink(missing_ok=True)
+    rows = df.to_dict("records")
+    tasks = []
+    done = 0
+    for k in range(plan["n_shards"]):
+        path = out / shard_name(k)
+        chunk = rows[k * shard_size:(k + 1) * shard_size]
+        if path.is_file():
+            done += len(chunk)
+        else:
+            tasks.append((corpus.name, str(path), chunk))
+
+    def ticks() -> Iterator[int]:
+        yield from range(done)
+        for n in _run(tasks, workers):
+            yield from range(n)
+
+    for _ in (progress or Progress()).track(ticks(), f"normalize {corpus.name}", total=len(rows)):
+        pass
+    return out
+
+
+def _run(tasks: list, workers: int) -> Iterable[int]:
+    if workers <= 1 or len(tasks) <= 1:
+        for t in tasks:
+            yield _work_shard(t)
+        return
+    from multiprocessing import get_context
+
+    with get_context("spawn").Pool(min(workers, len(tasks))) as pool:
+        yield from pool.imap(_work_shard, tasks)
+
+
+def read_graphs(corpus_path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The ``graphs`` table of a corpus folder; a clear error when it is missing or incomplete."""
+    plan = read_plan(corpus_path)
+    name = Path(corpus_path).parent.name
+    if plan is None:
+        raise NabenchError(f"corpus {name} is not normalized; run: nabench normalize {name}")
+    out = graphs_dir(corpus_path)
+    paths = [out / shard_name(k) for k in range(plan["n_shards"])]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise NabenchError(f"corpus {name}: normalization incomplete ({len(missing)} of {len(paths)} shards missing); "
+                           f"run: nabench normalize {name}")
+    cols = list(columns) if columns is not None else None
+    if not paths:
+        return _frame([])[cols] if cols else _frame([])
+    return pd.concat([pd.read_parquet(p, columns=cols) for p in paths], ignore_index=True)
+
+
+def safe_file_name(native_id: str) -> str:
+    """A portable file name for a native id: unsafe characters become ``_``; when anything was
+    changed (or the id is long), an 8-hex-digit hash of the id keeps names unique."""
+    import re
+
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", native_id).strip("._") or "arch"
+    if safe != native_id or len(safe) > 120:
+        safe = f"{safe[:120]}-{hashlib.sha256(native_id.encode()).hexdigest()[:8]}"
+    return safe

@@ -1,0 +1,205 @@
+"""nabench.normalize: checked weightless ONNX + arch_id for every record; resumable; export-onnx."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pandas as pd
+import pytest
+
+from nabench import __version__
+from nabench.errors import NabenchError
+from nabench.normalize import (
+    COLUMNS,
+    graphs_dir,
+    normalize,
+    normalize_record,
+    space_module,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SUBSET = 12
+
+
+def _ids(corpus, n=SUBSET, seed=0):
+    return corpus.records()["native_id"].sample(n, random_state=seed).tolist()
+
+
+def test_normalize_nb201_subset(corpus):
+    c = corpus("nb201")
+    ids = _ids(c)
+    normalize("nb201", ids=ids, shard_size=5)
+    g = c.graphs()
+    assert list(g.columns) == list(COLUMNS)
+    assert sorted(g["native_id"]) == sorted(ids)
+    assert g["native_id"].is_unique
+    assert str(g["onnx"].dtype) == "object" and isinstance(g["onnx"].iat[0], bytes)
+    for col in ("n_params", "flops", "n_nodes", "depth", "onnx_bytes"):
+        assert g[col].dtype == np.int64 and (g[col] > 0).all()
+    assert (g["onnx_bytes"] == g["onnx"].map(len)).all()
+    assert g["arch_id"].str.fullmatch(r"[0-9a-f]{32}").all()
+    assert g["onnx_bytes"].max() < 40_000  # the mean over all cells (< 20 KB) is pinned in test_onnx_nb201
+    # published params (the corpus column) agree with the graph's
+    r = c.records(with_graphs=True).set_index("native_id").loc[ids]
+    assert len(c.records(with_graphs=True)) == len(c.records())
+    pcol = [x.name for x in c.columns if x.name.startswith("cifar10__params")]
+    if pcol:
+        pub = r[pcol[0]].dropna()
+        np.testing.assert_allclose(r.loc[pub.index, "n_params"] / 1e6, pub, atol=5e-7)
+
+
+def test_metadata_and_graph_access(corpus):
+    c = corpus("analognas")
+    ids = _ids(c, 6, seed=1)
+    normalize("analognas", ids=ids)
+    g = c.graphs().set_index("native_id")
+    for nid in ids:
+        m = onnx.load_from_string(c.onnx(nid))
+        assert {p.key: p.value for p in m.metadata_props} == {
+            "nabench_version": __version__, "corpus": "analognas", "space": "nb201", "native_id": nid,
+            "arch_id": g.loc[nid, "arch_id"]}
+        assert len(m.graph.initializer) == 0
+        onnx.checker.check_model(onnx.shape_inference.infer_shapes(m, strict_mode=True), full_check=True)
+        ag = c.graph(nid)
+        assert (ag.params, ag.flops, len(ag.nodes), ag.depth) == tuple(g.loc[nid, ["n_params", "flops", "n_nodes", "depth"]])
+        assert c.onnx(g.loc[nid, "arch_id"]) is not None  # also addressable by arch_id
+
+
+def test_same_cell_same_id_across_corpora(corpus):
+    """nb201 and analognas build the same CIFAR-10 network for a cell: same arch_id."""
+    nid = corpus("nb201").records()["native_id"].iat[7]
+    a = normalize_record({"native_id": nid, "space": "nb201"}, "nb201")
+    b = normalize_record({"native_id": nid, "space": "nb201"}, "analognas")
+    assert a["arch_id"] == b["arch_id"] and a["n_params"] == b["n_params"]
+
+
+def test_resume_after_sigkill(corpus, nabench_home):
+    c = corpus("analognas")
+    ids = _ids(c, 40, seed=2)
+    out = graphs_dir(c.path)
+    code = ("import sys, json; from nabench.normalize import normalize; "
+            "normalize('analognas', ids=json.loads(sys.argv[1]), shard_size=4)")
+    import json
+
+    env = dict(os.environ, NABENCH_HOME=str(nabench_home))
+    proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(ids)], env=env, cwd=REPO)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if len(list(out.glob("part-*.parquet"))) >= 2:
+                break
+            time.sleep(0.05)
+        done_before = sorted(p.name for p in out.glob("part-*.parquet"))
+        assert proc.poll() is None, "the run finished before it could be killed; use more records"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert 2 <= len(done_before) < 10
+    mtimes = {p: (out / p).stat().st_mtime_ns for p in done_before}
+    normalize("analognas", ids=ids, shard_size=4)
+    assert all((out / p).stat().st_mtime_ns == t for p, t in mtimes.items())  # not recomputed
+    assert not list(out.glob(".*.part"))
+    g = c.graphs()
+    assert sorted(g["native_id"]) == sorted(ids) and g["native_id"].is_unique
+    want = pd.DataFrame([normalize_record({"native_id": i, "space": "nb201"}, "analognas")
+                         for i in g["native_id"]], columns=list(COLUMNS))
+    pd.testing.assert_frame_equal(g.reset_index(drop=True), want.astype(g.dtypes.to_dict()))
+
+
+def test_workers_give_the_same_table(corpus):
+    c = corpus("analognas")
+    ids = _ids(c, 8, seed=3)
+    normalize("analognas", ids=ids, shard_size=3)
+    one = c.graphs().copy()
+    for p in graphs_dir(c.path).glob("part-*.parquet"):
+        p.unlink()
+    normalize("analognas", ids=ids, shard_size=3, workers=2)
+    pd.testing.assert_frame_equal(c.graphs(), one)
+
+
+def test_export_onnx_runs_in_onnxruntime(corpus, tmp_path):
+    import onnxruntime as ort
+
+    from nabench.corpora.api import export_onnx
+
+    c = corpus("analognas")
+    ids = _ids(c, 3, seed=4)
+    normalize("analognas", ids=ids)
+    plain = export_onnx("analognas", tmp_path / "plain")
+    index = pd.read_csv(plain / "index.csv")
+    assert sorted(index["native_id"]) == sorted(ids)
+    for f in index["file"]:
+        m = onnx.load(plain / f)
+        assert len(m.graph.initializer) == 0
+    rnd = export_onnx("analognas", tmp_path / "rnd", weights="random")
+    idx = pd.read_csv(rnd / "index.csv")
+    assert list(idx["file"]) == list(index["file"]) and list(idx["arch_id"]) == list(index["arch_id"])
+    path = rnd / idx["file"].iat[0]
+    m = onnx.load(path)
+    assert {p.key: p.value for p in m.metadata_props}["arch_id"] == idx["arch_id"].iat[0]
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    y = sess.run(None, {"input": np.random.default_rng(0).standard_normal((1, 3, 32, 32), dtype=np.float32)})[0]
+    assert y.shape == (1, 10) and np.isfinite(y).all()
+
+
+def test_cli_normalize_and_export(corpus, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from nabench.cli import app
+
+    corpus("analognas")
+    import nabench.normalize as N
+
+    ids = _ids(corpus("analognas"), 2, seed=5)
+    real = N.normalize
+    monkeypatch.setattr(N, "normalize", lambda name, **kw: real(name, ids=ids, **kw))
+    r = CliRunner().invoke(app, ["normalize", "analognas", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert '"records": 2' in r.stdout
+    r = CliRunner().invoke(app, ["corpora", "export-onnx", "analognas", "--to", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert len(list((tmp_path / "analognas").glob("*.onnx"))) == 2
+
+
+def test_space_without_builder_is_a_clear_error(corpus, monkeypatch):
+    with pytest.raises(NabenchError, match="no ONNX builder for search space 'no-such-space'"):
+        space_module("no-such-space")
+    c = corpus("analognas")
+    from nabench.corpora.store import Corpus
+
+    fake = c.records().head(3).assign(space="no-such-space")
+    monkeypatch.setattr(Corpus, "records", lambda self, with_graphs=False: fake)
+    with pytest.raises(NabenchError, match="no ONNX builder for search space 'no-such-space' \\(corpus analognas\\)"):
+        normalize("analognas")
+
+
+def test_not_normalized_error(fresh_home):
+    from nabench import corpora
+
+    with pytest.raises(NabenchError, match="not normalized; run: nabench normalize analognas"):
+        corpora.load("analognas").graphs()
+
+
+@pytest.mark.slow
+def test_nb201_arch_id_partition_vs_unique_str(corpus):
+    """All 15,625 cells (minutes on 2 cores). NATS's ``unique_str`` (6,466 classes) identifies cells
+    that compute the same function, dropping dead branches; the graphs keep dead branches (the trained
+    network runs them and its parameter count includes them), so cells that differ only there get
+    different ids, while cells whose graphs are isomorphic (e.g. a ``skip`` edge makes node 1 the cell
+    input; nodes 1 and 2 swap when ``e12`` is ``none``) share one. So the id count lies between 6,466
+    and 15,625, and is not pinned here yet (see the report of benchmarks/normalize.py)."""
+    c = corpus("nb201")
+    normalize("nb201", workers=os.cpu_count() or 1)
+    r = c.records(with_graphs=True)
+    n_ids, n_unique = r["arch_id"].nunique(), r["unique_str"].nunique()
+    assert n_unique == 6466
+    assert 6466 <= n_ids <= 15625
