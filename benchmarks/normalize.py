@@ -100,7 +100,8 @@ def main() -> None:
         try:
             space = corpora.importer_for(name).space
             space_module(space, name)
-            corpora.load(name)
+            if not corpora.is_built(name):
+                corpora.build(name)  # from $NABENCH_DATA
         except NabenchError as e:
             notes.append(f"{name}: skipped ({e})")
             continue
