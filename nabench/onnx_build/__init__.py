@@ -8,5 +8,6 @@ module in ``nabench.spaces.<space>_torch``:
 
 ``nb201`` (NAS-Bench-201, also AnalogNAS-Bench), ``nb101`` (NAS-Bench-101, also EC-NAS-Bench),
 ``nb301`` (DARTS / NAS-Bench-301), ``transnas`` (TransNAS-Bench-101 micro and macro),
-``nasbench_graph`` (NAS-Bench-Graph GNNs), ``fbnet`` (HW-NAS-Bench FBNet), ``ofa`` (OFA MobileNetV3).
+``nasbench_graph`` (NAS-Bench-Graph GNNs), ``fbnet`` (HW-NAS-Bench FBNet), ``ofa`` (OFA MobileNetV3),
+``nasbench_nlp`` (NAS-Bench-NLP recurrent cells in their language model, one time step).
 """
