@@ -106,7 +106,7 @@ def normalize_record(record: Mapping[str, Any], corpus: str) -> dict[str, Any]:
         m = build_model(record, corpus, metadata=graph_metadata(corpus, space, native_id))
         inferred = onnx.shape_inference.infer_shapes(m, strict_mode=True)
         onnx.checker.check_model(inferred, full_check=True)
-        g = from_onnx(m)
+        g = from_onnx(inferred)  # shapes are known: from_onnx skips its own inference
         aid = arch_id(g)
     except NabenchError:
         raise

@@ -395,3 +395,18 @@ def test_graph_error_is_nabench_error():
     assert issubclass(GraphError, NabenchError)
     with pytest.raises(GraphError, match="expected a path"):
         from_onnx(12345)
+
+
+def test_declared_shapes_fast_path_and_caches_match():
+    """A model already through infer_shapes (inference skipped) reads exactly like the raw model."""
+    for name in MODELS:
+        _, b = exported(name)
+        raw = from_onnx(b)
+        inferred = from_onnx(onnx.shape_inference.infer_shapes(onnx.load_from_string(b)))
+        assert repr(inferred) == repr(raw)
+        assert arch_id(inferred) == arch_id(raw)
+    g = from_onnx(_conv_model(False))
+    g2 = from_onnx(_conv_model(False))
+    g.nodes[0].attrs["kernel_shape"].append(99)  # memoized attributes never alias between graphs
+    assert g2.nodes[0].attrs["kernel_shape"] == [3, 3]
+    assert from_onnx(_conv_model(False)).nodes[0].attrs["kernel_shape"] == [3, 3]

@@ -276,12 +276,23 @@ class ArchGraph:
 # --------------------------------------------------------------------------------------------
 
 def _dtype_name(elem_type: int) -> str | None:
-    if not elem_type:
-        return None
-    try:
-        return TensorProto.DataType.Name(elem_type).lower()
-    except ValueError:
-        return f"type{elem_type}"
+    name = _DTYPE_NAMES.get(elem_type, _MISSING)
+    if name is _MISSING:
+        if not elem_type:
+            name = None
+        else:
+            try:
+                name = TensorProto.DataType.Name(elem_type).lower()
+            except ValueError:
+                name = f"type{elem_type}"
+        if len(_DTYPE_NAMES) < 4096:
+            _DTYPE_NAMES[elem_type] = name
+    return name
+
+
+_DTYPE_NAMES: dict[int, str | None] = {}
+_MISSING = object()
+_GRAPH_TYPES = (AttributeProto.GRAPH, AttributeProto.GRAPHS)
 
 
 def _tensor_summary(t: TensorProto) -> dict[str, Any]:
@@ -341,16 +352,98 @@ def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
     return {a.name: _attr_value(a) for a in node.attribute}
 
 
+def _attrs_of(atts: tuple) -> dict[str, Any]:
+    """``_attrs`` of a node's attribute list; plain values are memoized by the attribute's bytes."""
+    out: dict[str, Any] = {}
+    for a in atts:
+        key = a.SerializeToString()
+        hit = _ATTR_CACHE.get(key)
+        if hit is None:
+            name, v = a.name, _attr_value(a)
+            out[name] = v
+            tv = type(v)
+            if tv in _PLAIN or (tv is list and all(type(x) in _PLAIN for x in v)):
+                if len(_ATTR_CACHE) >= 65536:
+                    _ATTR_CACHE.clear()
+                _ATTR_CACHE[key] = (name, tuple(v) if tv is list else v, tv is list)
+        else:
+            name, v, is_list = hit
+            out[name] = list(v) if is_list else v  # a fresh list per node: attrs stay independent
+    return out
+
+
+_ATTR_CACHE: dict[bytes, tuple[str, Any, bool]] = {}
+_PLAIN = (int, float, str)
+
+
 def _type_info(tp: onnx.TypeProto) -> tuple[Shape | None, str | None]:
+    # Reading dims through protobuf wrappers is slow and few distinct types recur across tensors and
+    # models, so results (immutable tuples) are memoized by the type's serialized bytes.
+    key = tp.SerializeToString()
+    info = _TYPE_INFO_CACHE.get(key)
+    if info is None:
+        info = _type_info_uncached(tp)
+        if len(_TYPE_INFO_CACHE) >= 65536:
+            _TYPE_INFO_CACHE.clear()
+        _TYPE_INFO_CACHE[key] = info
+    return info
+
+
+_TYPE_INFO_CACHE: dict[bytes, tuple[Shape | None, str | None]] = {}
+
+
+def _type_info_uncached(tp: onnx.TypeProto) -> tuple[Shape | None, str | None]:
     kind = tp.WhichOneof("value")
-    if kind not in ("tensor_type", "sparse_tensor_type"):
+    if kind == "tensor_type":
+        tt = tp.tensor_type
+    elif kind == "sparse_tensor_type":
+        tt = tp.sparse_tensor_type
+    else:
         return None, kind  # sequence/map/optional: no tensor shape
-    tt = getattr(tp, kind)
     dtype = _dtype_name(tt.elem_type)
     if not tt.HasField("shape"):
         return None, dtype
-    dims = tuple(int(d.dim_value) if d.HasField("dim_value") and d.dim_value >= 0 else None for d in tt.shape.dim)
-    return dims, dtype
+    dims = []
+    for d in tt.shape.dim:
+        v = d.dim_value
+        if v > 0:  # a nonzero dim_value is set; 0 may be the default of an unset (symbolic) dim
+            dims.append(v)
+        elif v == 0 and d.HasField("dim_value"):
+            dims.append(0)
+        else:
+            dims.append(None)
+    return tuple(dims), dtype
+
+
+def _known_shapes(g: onnx.GraphProto, outs_l: list[tuple[str, ...]],
+                  init_names: set[str]) -> dict[str, tuple[Shape | None, str | None]] | None:
+    """Fast path that skips shape inference: the shapes the model already declares, if complete.
+
+    When every node output has a ``value_info`` (or graph output) entry with a tensor dtype and a
+    fully static shape (every dim a non-negative ``dim_value``), as in models already passed
+    through ``onnx.shape_inference.infer_shapes``, inference could only confirm those shapes, so
+    they are used as they are. Returns ``None`` (run inference) otherwise. A model whose declared
+    shapes contradict its ops is then not diagnosed: shape inference would have added a note.
+    """
+    n_out = sum(len(o) for o in outs_l)
+    if len(g.value_info) + len(g.output) < n_out - sum(o.count("") for o in outs_l):
+        return None
+    shapes: dict[str, tuple[Shape | None, str | None]] = {}
+    for vi in (*g.value_info, *g.input, *g.output):
+        name = vi.name
+        if name in init_names:
+            continue
+        cur = shapes.get(name)
+        if cur is None or cur[0] is None:
+            shapes[name] = _type_info(vi.type)
+    for outs in outs_l:
+        for o in outs:
+            if not o:
+                continue
+            si = shapes.get(o)
+            if si is None or si[0] is None or si[1] is None or None in si[0]:
+                return None
+    return shapes
 
 
 def _constant_info(node: onnx.NodeProto) -> tuple[Shape | None, str | None]:
@@ -458,6 +551,24 @@ def _load(model: Any) -> onnx.ModelProto:
 def _infer(m: onnx.ModelProto, order: list[int], notes: list[str]) -> onnx.GraphProto:
     """Shape inference on a light copy: nodes in topological order, big weights as typed inputs."""
     g = m.graph
+    if (m.ir_version >= 4 and not len(m.training_info) and all(i == k for k, i in enumerate(order))
+            and not any(t.data_type in _FLOAT_TYPES and math.prod(t.dims) > 64 for t in g.initializer)):
+        light = m  # the light copy would equal the model in all that inference reads: skip the copy
+        lg = g
+    else:
+        light, lg = _light_copy(m, order)
+    for strict in (True, False):
+        try:
+            return onnx.shape_inference.infer_shapes(light, check_type=False, strict_mode=strict,
+                                                     data_prop=True).graph
+        except Exception as e:  # noqa: BLE001 -- onnx raises InferenceError, ValidationError, RuntimeError...
+            msg = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+            notes.append(f"{'strict' if strict else 'lenient'} shape inference failed: {msg}")
+    return lg
+
+
+def _light_copy(m: onnx.ModelProto, order: list[int]) -> tuple[onnx.ModelProto, onnx.GraphProto]:
+    g = m.graph
     light = onnx.ModelProto()
     light.ir_version = max(m.ir_version, 4) if m.ir_version < 4 else m.ir_version
     light.opset_import.extend(m.opset_import)
@@ -482,14 +593,7 @@ def _infer(m: onnx.ModelProto, order: list[int], notes: list[str]) -> onnx.Graph
                 input_names.add(t.name)
         else:
             lg.initializer.append(t)
-    for strict in (True, False):
-        try:
-            return onnx.shape_inference.infer_shapes(light, check_type=False, strict_mode=strict,
-                                                     data_prop=True).graph
-        except Exception as e:  # noqa: BLE001 -- onnx raises InferenceError, ValidationError, RuntimeError...
-            msg = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
-            notes.append(f"{'strict' if strict else 'lenient'} shape inference failed: {msg}")
-    return lg
+    return light, lg
 
 
 # --------------------------------------------------------------------------------------------
@@ -502,128 +606,177 @@ def from_onnx(model: str | Path | bytes | onnx.ModelProto, *, max_nodes: int = D
     Raises :class:`GraphError` for input that is not ONNX, a graph with a cycle (naming a node on
     it), a tensor produced twice or read without a producer, and graphs with more than
     ``max_nodes`` nodes (default 200,000, subgraph nodes included). The model is never modified.
+
+    Shape inference is skipped when the model already carries a complete, static shape for every
+    node output (see :func:`_known_shapes`), e.g. after ``onnx.shape_inference.infer_shapes``.
     """
     m = _load(model)
     g = m.graph
-    n_total = _count_nodes(g, max_nodes)
-    if n_total > max_nodes:
+    gnodes = g.node
+    if len(gnodes) > max_nodes:
         raise GraphError(f"model has more than max_nodes={max_nodes:,} nodes; raise max_nodes to read it")
+    # Read every node's fields once (each protobuf access builds a new wrapper object).
+    raw = list(gnodes)
+    n_raw = len(raw)
+    ins_l: list[tuple[str, ...]] = []
+    outs_l: list[tuple[str, ...]] = []
+    ops: list[str] = []
+    doms: list[str] = []
+    atts_l: list[tuple] = []
+    sub_l: list[bool] = []
+    for n in raw:
+        ins_l.append(tuple(n.input))
+        outs_l.append(tuple(n.output))
+        ops.append(n.op_type)
+        doms.append(n.domain)
+        atts = tuple(n.attribute)
+        atts_l.append(atts)
+        sub_l.append(bool(atts) and any(a.type in _GRAPH_TYPES for a in atts))
+    if any(sub_l) and _count_nodes(g, max_nodes) > max_nodes:
+        raise GraphError(f"model has more than max_nodes={max_nodes:,} nodes; raise max_nodes to read it")
+    defaults = [d in _DEFAULT_DOMAINS for d in doms]
     notes: list[str] = []
     opset = {(o.domain or ""): int(o.version) for o in m.opset_import}
     metadata = {p.key: p.value for p in m.metadata_props}
 
-    raw = list(g.node)
-    init_names = {t.name for t in g.initializer} | {t.values.name for t in g.sparse_initializer}
-    input_names = [i.name for i in g.input]
+    inits = list(g.initializer)
+    sparse_inits = list(g.sparse_initializer)
+    init_names = {t.name for t in inits} | {t.values.name for t in sparse_inits}
+    graph_inputs = list(g.input)
+    input_names = [i.name for i in graph_inputs]
     available = set(init_names) | set(input_names)
 
     # ---- producers and topological order ------------------------------------------------
     producer: dict[str, tuple[int, int]] = {}
-    for i, n in enumerate(raw):
-        for k, o in enumerate(n.output):
+    for i, outs in enumerate(outs_l):
+        for k, o in enumerate(outs):
             if not o:
                 continue
             if o in producer:
                 raise GraphError(f"tensor {o!r} is produced twice: by node {_node_label(raw[producer[o][0]], producer[o][0])}"
-                                 f" and by node {_node_label(n, i)}")
+                                 f" and by node {_node_label(raw[i], i)}")
             if o in available:
-                raise GraphError(f"node {_node_label(n, i)} writes {o!r}, which is already a graph input or initializer")
+                raise GraphError(f"node {_node_label(raw[i], i)} writes {o!r}, which is already a graph input or initializer")
             producer[o] = (i, k)
     budget = [max_nodes]
-    reads: list[list[str]] = []
-    captured: list[set[str]] = []
-    for i, n in enumerate(raw):
-        cap = _subgraph_names(n, budget) if any(a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS)
-                                                 for a in n.attribute) else set()
-        cap -= set(n.input)
-        captured.append(cap)
-        names = [x for x in n.input if x] + sorted(cap)
-        for x in names:
-            if x not in producer and x not in available:
-                raise GraphError(f"node {_node_label(n, i)} reads tensor {x!r}, which no node, input or initializer provides")
-        reads.append(names)
-    deps = [sorted({producer[x][0] for x in names if x in producer}) for names in reads]
-    users: list[list[int]] = [[] for _ in raw]
-    indeg = [0] * len(raw)
-    for i, ds in enumerate(deps):
-        for d in ds:
-            users[d].append(i)
-            indeg[i] += 1
-    heap = [i for i in range(len(raw)) if indeg[i] == 0]
-    heapq.heapify(heap)
-    order: list[int] = []
-    while heap:
-        i = heapq.heappop(heap)
-        order.append(i)
-        for u in users[i]:
-            indeg[u] -= 1
-            if indeg[u] == 0:
-                heapq.heappush(heap, u)
-    if len(order) < len(raw):
-        left = set(range(len(raw))) - set(order)
-        v = min(left)
-        seen: set[int] = set()
-        while v not in seen:  # walk backwards along unresolved dependencies until a vertex repeats
-            seen.add(v)
-            v = next(d for d in deps[v] if d in left)
-        raise GraphError(f"the graph has a cycle through node {_node_label(raw[v], v)}")
+    captured: list[tuple[str, ...]] = []
+    deps: list[list[int]] = []
+    in_order = True  # every node depends only on earlier nodes: the topological order is the file order
+    for i in range(n_raw):
+        ins = ins_l[i]
+        if sub_l[i]:
+            cap = _subgraph_names(raw[i], budget)
+            cap -= set(ins)
+            caps = tuple(sorted(cap))
+        else:
+            caps = ()
+        captured.append(caps)
+        dset = set()
+        for x in (*ins, *caps) if caps else ins:
+            if not x:
+                continue
+            pk = producer.get(x)
+            if pk is not None:
+                dset.add(pk[0])
+            elif x not in available:
+                raise GraphError(f"node {_node_label(raw[i], i)} reads tensor {x!r}, which no node, input or initializer provides")
+        ds = sorted(dset)
+        if ds and ds[-1] >= i:
+            in_order = False
+        deps.append(ds)
+    if in_order:
+        order = list(range(n_raw))
+    else:
+        users: list[list[int]] = [[] for _ in raw]
+        indeg = [0] * n_raw
+        for i, ds in enumerate(deps):
+            for d in ds:
+                users[d].append(i)
+                indeg[i] += 1
+        heap = [i for i in range(n_raw) if indeg[i] == 0]
+        heapq.heapify(heap)
+        order = []
+        while heap:
+            i = heapq.heappop(heap)
+            order.append(i)
+            for u in users[i]:
+                indeg[u] -= 1
+                if indeg[u] == 0:
+                    heapq.heappush(heap, u)
+        if len(order) < n_raw:
+            left = set(range(n_raw)) - set(order)
+            v = min(left)
+            seen: set[int] = set()
+            while v not in seen:  # walk backwards along unresolved dependencies until a vertex repeats
+                seen.add(v)
+                v = next(d for d in deps[v] if d in left)
+            raise GraphError(f"the graph has a cycle through node {_node_label(raw[v], v)}")
 
     # ---- shapes -----------------------------------------------------------------------------
-    inferred = _infer(m, order, notes)
     shapes: dict[str, tuple[Shape | None, str | None]] = {}
-    for vi in list(inferred.value_info) + list(inferred.input) + list(inferred.output):
-        s, dt = _type_info(vi.type)
-        if vi.name not in shapes or shapes[vi.name][0] is None:
-            shapes[vi.name] = (s, dt)
-    for t in g.initializer:
-        shapes[t.name] = (tuple(int(d) for d in t.dims), _dtype_name(t.data_type))
-    for t in g.sparse_initializer:
-        shapes[t.values.name] = (tuple(int(d) for d in t.dims), _dtype_name(t.values.data_type))
+    # Skip inference when the model declares every shape already (see _known_shapes). Only for
+    # plain ONNX ops without subgraphs or functions, where inference could not fail and add a note.
+    known = (_known_shapes(g, outs_l, init_names)
+             if all(defaults) and not any(sub_l) and not len(m.functions) else None)
+    if known is not None:
+        shapes.update(known)
+    else:
+        inferred = _infer(m, order, notes)
+        for vi in (*inferred.value_info, *inferred.input, *inferred.output):
+            name = vi.name
+            if name in init_names:  # overwritten by the initializer's own shape below
+                continue
+            cur = shapes.get(name)
+            if cur is None or cur[0] is None:
+                shapes[name] = _type_info(vi.type)
+    const: dict[str, tuple[Shape | None, str | None]] = {}
+    for t in inits:
+        const[t.name] = shapes[t.name] = (tuple(t.dims), _dtype_name(t.data_type))
+    for t in sparse_inits:
+        const[t.values.name] = shapes[t.values.name] = (tuple(t.dims), _dtype_name(t.values.data_type))
 
     # ---- constants, aliases, weight inputs ---------------------------------------------------
-    const: dict[str, tuple[Shape | None, str | None]] = {}
-    for t in g.initializer:
-        const[t.name] = shapes[t.name]
-    for t in g.sparse_initializer:
-        const[t.values.name] = shapes[t.values.name]
     declared = {x.strip() for x in metadata.get(WEIGHTS_METADATA_KEY, "").split(",") if x.strip()}
+    cand = {x for x in input_names if x not in const}
     uses: dict[str, list[tuple[str, int]]] = {}
-    for n in raw:
-        for s, x in enumerate(n.input):
-            if x:
-                uses.setdefault(x, []).append((n.op_type if _is_default(n) else f"{n.domain}::{n.op_type}", s))
-    for vi in g.input:
-        if vi.name in const:
+    if cand:
+        for i in range(n_raw):
+            label = None
+            for s, x in enumerate(ins_l[i]):
+                if x in cand:
+                    if label is None:
+                        label = ops[i] if defaults[i] else f"{doms[i]}::{ops[i]}"
+                    uses.setdefault(x, []).append((label, s))
+    for vi in graph_inputs:
+        name = vi.name
+        if name in const:
             continue
-        us = uses.get(vi.name, [])
+        us = uses.get(name, [])
         auto = bool(us) and all(s in _AUTO_WEIGHT_SLOTS.get(op, ()) for op, s in us)
-        if vi.name in declared or auto:
-            const[vi.name] = shapes.get(vi.name) or _type_info(vi.type)
+        if name in declared or auto:
+            const[name] = shapes.get(name) or _type_info(vi.type)
     alias: dict[str, str] = {}
     folded: set[int] = set()
     for i in order:
-        n = raw[i]
-        if not _is_default(n):
+        if not defaults[i]:
             continue
-        if n.op_type == "Constant" and len(n.output) >= 1:
+        op = ops[i]
+        if op == "Constant" and len(outs_l[i]) >= 1:
             folded.add(i)
-            s, dt = _constant_info(n)
-            for o in n.output:
+            s, dt = _constant_info(raw[i])
+            for o in outs_l[i]:
                 if o:
                     const[o] = (s, dt) if s is not None else shapes.get(o, (None, None))
-        elif n.op_type == "Identity" and len(n.input) == 1 and len(n.output) == 1:
-            src = alias.get(n.input[0], n.input[0])
+        elif op == "Identity" and len(ins_l[i]) == 1 and len(outs_l[i]) == 1:
+            src = alias.get(ins_l[i][0], ins_l[i][0])
             if src in const:
                 folded.add(i)
-                alias[n.output[0]] = src
-
-    def resolve(x: str) -> str:
-        return alias.get(x, x)
+                alias[outs_l[i][0]] = src
 
     # ---- nodes ----------------------------------------------------------------------------------
-    kept = [i for i in order if i not in folded]
+    kept = [i for i in order if i not in folded] if folded else order
     new_index = {old: new for new, old in enumerate(kept)}
-    data_inputs = [vi for vi in g.input if vi.name not in const]
+    data_inputs = [vi for vi in graph_inputs if vi.name not in const]
     data_input_index = {vi.name: j for j, vi in enumerate(data_inputs)}
     counted: set[str] = set()
     weights: list[TensorInfo] = []
@@ -631,65 +784,80 @@ def from_onnx(model: str | Path | bytes | onnx.ModelProto, *, max_nodes: int = D
     edges: set[tuple[int, int]] = set()
     input_edges: set[tuple[int, int]] = set()
     flops_complete = True
+    float_names = _FLOAT_NAMES
+    alias_get = alias.get
+    shapes_get = shapes.get
+    new_obj = object.__new__
+    none_src = ("none", -1, -1)
+    const_src = ("const", -1, -1)
+    unknown = (None, None)
     for new, old in enumerate(kept):
-        n = raw[old]
-        default = _is_default(n)
-        op = n.op_type
-        attrs = _attrs(n)
-        in_shapes, sources, const_inputs = [], [], {}
+        default = defaults[old]
+        op = ops[old]
+        attrs = _attrs_of(atts_l[old])
+        in_shapes: list = []
+        sources: list = []
+        const_inputs: dict[int, Shape | None] = {}
         node_params = 0
-        for s, x in enumerate(n.input):
+        for s, x in enumerate(ins_l[old]):
             if not x:
                 in_shapes.append(None)
-                sources.append(("none", -1, -1))
+                sources.append(none_src)
                 continue
-            r = resolve(x)
-            if r in const:
-                shp, dt = const[r]
+            r = alias_get(x, x)
+            c = const.get(r)
+            if c is not None:
+                shp, dt = c
                 in_shapes.append(shp)
-                sources.append(("const", -1, -1))
+                sources.append(const_src)
                 const_inputs[s] = shp
-                if r not in counted and default and shp is not None and None not in shp:
-                    size = math.prod(shp)
-                    is_float = dt in _FLOAT_NAMES
-                    in_weight_slot = s in WEIGHT_SLOTS.get(op, ()) and (is_float or (op in _QUANT_OPS and dt))
-                    other = is_float and size > 1 and s not in NON_PARAM_SLOTS.get(op, ()) \
-                        and s not in WEIGHT_SLOTS.get(op, ())
-                    if in_weight_slot or other:
-                        counted.add(r)
-                        node_params += size
-                        weights.append(TensorInfo(r, shp, dt))
-                elif r not in counted and not default and shp is not None and None not in shp:
-                    if dt in _FLOAT_NAMES and math.prod(shp) > 1:  # custom ops: non-scalar float constants
+                if r not in counted and shp is not None and None not in shp:
+                    if default:
+                        size = math.prod(shp)
+                        is_float = dt in float_names
+                        wslots = WEIGHT_SLOTS.get(op, ())
+                        in_weight_slot = s in wslots and (is_float or (op in _QUANT_OPS and dt))
+                        other = is_float and size > 1 and s not in NON_PARAM_SLOTS.get(op, ()) \
+                            and s not in wslots
+                        if in_weight_slot or other:
+                            counted.add(r)
+                            node_params += size
+                            weights.append(_tensor_info(r, shp, dt))
+                    elif dt in float_names and math.prod(shp) > 1:  # custom ops: non-scalar float constants
                         counted.add(r)
                         node_params += math.prod(shp)
-                        weights.append(TensorInfo(r, shp, dt))
+                        weights.append(_tensor_info(r, shp, dt))
                 continue
-            in_shapes.append(shapes.get(r, (None, None))[0])
-            if r in producer:
-                p, k = producer[r]
-                sources.append(("node", new_index[p], k))
-                edges.add((new_index[p], new))
+            in_shapes.append(shapes_get(r, unknown)[0])
+            pk = producer.get(r)
+            if pk is not None:
+                p = new_index[pk[0]]
+                sources.append(("node", p, pk[1]))
+                edges.add((p, new))
             elif r in data_input_index:
-                sources.append(("input", data_input_index[r], 0))
-                input_edges.add((data_input_index[r], new))
+                j = data_input_index[r]
+                sources.append(("input", j, 0))
+                input_edges.add((j, new))
             else:  # pragma: no cover -- validated above
-                sources.append(("none", -1, -1))
-        for x in sorted(captured[old]):
-            r = resolve(x)
+                sources.append(none_src)
+        for x in captured[old]:
+            r = alias_get(x, x)
             if r in producer and producer[r][0] in new_index:
                 edges.add((new_index[producer[r][0]], new))
             elif r in data_input_index:
                 input_edges.add((data_input_index[r], new))
-        out_shapes = tuple(shapes.get(o, (None, None))[0] if o else None for o in n.output)
-        category = _category(n, attrs, in_shapes, const_inputs)
-        f = node_flops(op, attrs, tuple(in_shapes), out_shapes) if default else 0
+        out_shapes = tuple(shapes_get(o, unknown)[0] if o else None for o in outs_l[old])
+        in_t = tuple(in_shapes)
+        category = _category(op, doms[old], default, attrs, in_t, const_inputs)
+        f = node_flops(op, attrs, in_t, out_shapes) if default else 0
         if f is None:
             flops_complete = False
             f = 0
-        nodes.append(Node(index=new, name=n.name, op_type=op, domain=n.domain, category=category, attrs=attrs,
-                          input_shapes=tuple(in_shapes), output_shapes=out_shapes, sources=tuple(sources),
-                          const_inputs=const_inputs, params=node_params, flops=int(f)))
+        nd = new_obj(Node)  # what the frozen dataclass __init__ does, without 12 object.__setattr__ calls
+        nd.__dict__.update(index=new, name=raw[old].name, op_type=op, domain=doms[old], category=category,
+                           attrs=attrs, input_shapes=in_t, output_shapes=out_shapes, sources=tuple(sources),
+                           const_inputs=const_inputs, params=node_params, flops=int(f))
+        nodes.append(nd)
     if not flops_complete:
         notes.append("some FLOPs are unknown (missing shapes) and counted as 0")
 
@@ -699,7 +867,7 @@ def from_onnx(model: str | Path | bytes | onnx.ModelProto, *, max_nodes: int = D
     for k, vi in enumerate(g.output):
         s, dt = shapes.get(vi.name) or _type_info(vi.type)
         outputs.append(TensorInfo(vi.name, s, dt))
-        r = resolve(vi.name)
+        r = alias_get(vi.name, vi.name)
         if r in producer and producer[r][0] in new_index:
             output_edges.append((new_index[producer[r][0]], k))
             output_sources.append(("node", new_index[producer[r][0]], producer[r][1]))
@@ -709,12 +877,9 @@ def from_onnx(model: str | Path | bytes | onnx.ModelProto, *, max_nodes: int = D
             output_sources.append(("const", -1, -1))
     edge_list = sorted(edges)
     depth = [1] * len(nodes)
-    preds: list[list[int]] = [[] for _ in nodes]
-    for a, b in edge_list:
-        preds[b].append(a)
-    for v in range(len(nodes)):
-        if preds[v]:
-            depth[v] = 1 + max(depth[u] for u in preds[v])
+    for a, b in edge_list:  # a < b (topological order), so depth[a] is final when an edge leaves it
+        if depth[a] >= depth[b]:
+            depth[b] = depth[a] + 1
     return ArchGraph(
         nodes=nodes, edges=edge_list, inputs=inputs, outputs=outputs, input_edges=sorted(input_edges),
         output_edges=output_edges, output_sources=output_sources, weights=weights, params=sum(w.params for w in nodes),
@@ -723,10 +888,15 @@ def from_onnx(model: str | Path | bytes | onnx.ModelProto, *, max_nodes: int = D
     )
 
 
-def _category(n: onnx.NodeProto, attrs: dict, in_shapes: list, const_inputs: dict) -> str:
-    op = n.op_type
-    if not _is_default(n):
-        return MS_OP_CATEGORY.get(op, "generic") if n.domain == "com.microsoft" else "generic"
+def _tensor_info(name: str, shape: Shape | None, dtype: str | None) -> TensorInfo:
+    t = object.__new__(TensorInfo)  # the frozen dataclass __init__, faster
+    t.__dict__.update(name=name, shape=shape, dtype=dtype)
+    return t
+
+
+def _category(op: str, domain: str, default: bool, attrs: dict, in_shapes: tuple, const_inputs: dict) -> str:
+    if not default:
+        return MS_OP_CATEGORY.get(op, "generic") if domain == "com.microsoft" else "generic"
     cat = OP_CATEGORY.get(op, "generic")
     if cat == "conv":
         group = attrs.get("group", 1)
