@@ -61,3 +61,14 @@ def fresh_home(tmp_path, monkeypatch) -> Path:
     """A store private to one test, for tests that break things on purpose."""
     monkeypatch.setenv("NABENCH_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny CPU tensors: one intra-op thread is several times faster than a contended pool."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

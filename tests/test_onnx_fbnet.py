@@ -26,15 +26,7 @@ CORNER = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny CPU tensors: one intra-op thread is several times faster than a contended pool."""
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def csv_records(data_root) -> pd.DataFrame:

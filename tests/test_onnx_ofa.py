@@ -20,15 +20,7 @@ MAX = {"ks": [7] * 20, "e": [6] * 20, "d": [4] * 5, "r": 224}
 MIN = {"ks": [3] * 20, "e": [3] * 20, "d": [2] * 5, "r": 128}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny CPU tensors: one intra-op thread is several times faster than a contended pool."""
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def csv_records(data_root) -> pd.DataFrame:

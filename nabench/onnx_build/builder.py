@@ -321,3 +321,27 @@ def flops(layers: list[Layer], *, pool: bool = True, bn: bool = False, gap: bool
         elif L.kind in ("add", "mul", "relu") and elementwise:
             total += int(np.prod(L.out_shape))
     return total
+
+
+# -- protobuf wire helpers for the builders' fast paths (pre-serialized graph pieces) ----------
+_SMALL_VARINTS = tuple(bytes((i,)) for i in range(0x80))
+
+
+def varint(n: int) -> bytes:
+    """A non-negative integer in protobuf's base-128 varint encoding."""
+    if n < 0x80:
+        return _SMALL_VARINTS[n]
+    out = bytearray()
+    while True:
+        b7 = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b7 | 0x80)
+        else:
+            out.append(b7)
+            return bytes(out)
+
+
+def length_delimited(tag: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field (wire type 2): key, length, payload."""
+    return varint(tag << 3 | 2) + varint(len(payload)) + payload

@@ -114,27 +114,7 @@ class _Graph:
 
 
 # -- fast path: a GraphBuilder that writes protobuf bytes directly --------------------------------
-def _varint(n: int) -> bytes:
-    if n < 0x80:
-        return _SMALL[n]
-    out = bytearray()
-    while True:
-        b7 = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b7 | 0x80)
-        else:
-            out.append(b7)
-            return bytes(out)
-
-
-_SMALL = [bytes((i,)) for i in range(0x80)]
-
-
-def _ld(tag: int, payload: bytes) -> bytes:
-    """A length-delimited protobuf field (wire type 2)."""
-    n = len(payload)
-    return _SMALL[tag << 3 | 2] + (_SMALL[n] if n < 0x80 else _varint(n)) + payload
+_ld = B.length_delimited
 
 
 @lru_cache(maxsize=1 << 16)

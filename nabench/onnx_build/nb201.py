@@ -169,23 +169,7 @@ def _default_metadata(arch_str: str) -> dict[str, str]:
 
 
 # -- fast path: pre-serialized pieces ---------------------------------------------------------
-def _varint(n: int) -> bytes:
-    if n < 0x80:
-        return bytes((n,))
-    out = bytearray()
-    while True:
-        b7 = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b7 | 0x80)
-        else:
-            out.append(b7)
-            return bytes(out)
-
-
-def _field(tag: int, payload: bytes) -> bytes:
-    """A length-delimited protobuf field (wire type 2)."""
-    return _varint(tag << 3 | 2) + _varint(len(payload)) + payload
+_field = B.length_delimited
 
 
 _G_NODE, _G_NAME, _G_INPUT, _G_OUTPUT = 1, 2, 11, 12
