@@ -16,6 +16,8 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nabench.onnx_build.builder import varint
+
 
 def crc32c_bitwise(data: bytes) -> int:
     crc = 0xFFFFFFFF
@@ -39,17 +41,8 @@ def frame(data: bytes) -> bytes:
 # -- protobuf wire format -------------------------------------------------------------------
 
 def _varint(n: int) -> bytes:
-    if n < 0:
-        n += 1 << 64  # int32 negatives are sign-extended to 10 bytes
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
+    """Protobuf varint; int32 negatives are sign-extended to 10 bytes."""
+    return varint(n + (1 << 64) if n < 0 else n)
 
 
 def _key(number: int, wire: int) -> bytes:
