@@ -192,16 +192,14 @@ def normalize_cmd(
     """Build, check and hash the ONNX graph of every record of a corpus (resumable)."""
     import os
 
+    from nabench import corpora
     from nabench.normalize import normalize
 
-    corpus_name = name
-    out = normalize(corpus_name, workers=workers or os.cpu_count() or 1, progress=BarProgress())
-    from nabench import corpora
-
-    g = corpora.load(corpus_name).graphs()
-    emit([{"corpus": corpus_name, "records": len(g), "distinct_arch_ids": int(g["arch_id"].nunique()),
+    out = normalize(name, workers=workers or os.cpu_count() or 1, progress=BarProgress())
+    g = corpora.load(name).graphs()
+    emit([{"corpus": name, "records": len(g), "distinct_arch_ids": int(g["arch_id"].nunique()),
            "mean_onnx_bytes": round(float(g["onnx_bytes"].mean()), 1) if len(g) else None, "path": str(out)}],
-         fmt, title=f"normalized {corpus_name}")
+         fmt, title=f"normalized {name}")
 
 
 graph_app = typer.Typer(no_args_is_help=True, help="Inspect ONNX architecture graphs.")
