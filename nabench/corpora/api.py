@@ -12,9 +12,8 @@ from nabench.corpora.store import (
     Corpus,
     built_versions,
     corpus_dir,
-    make_build_dir,
+    atomic_export_dir,
     open_corpus,
-    replace_dir_atomically,
     write_corpus,
 )
 from nabench.errors import CorpusNotBuiltError, NabenchError
@@ -63,22 +62,13 @@ def export(name: str, to: str | Path, version: str | None = None) -> Path:
 
     corpus = load(name, version)
     to = Path(to).expanduser()
-    if to.exists() and not to.is_dir():
-        raise NabenchError(f"{to}: export target exists and is not a folder")
-    to.mkdir(parents=True, exist_ok=True)
-    build_dir = make_build_dir(to, f".export-{name}-")
-    try:
+    with atomic_export_dir(to, name) as build_dir:
         shutil.copyfile(corpus.path / RECORDS, build_dir / RECORDS)
         shutil.copyfile(corpus.path / MANIFEST, build_dir / MANIFEST)
         card = card_path(name)
         if card.exists():
             shutil.copyfile(card, build_dir / "README.md")
-        final = to / name
-        replace_dir_atomically(build_dir, final)
-    except BaseException:
-        shutil.rmtree(build_dir, ignore_errors=True)
-        raise
-    return final
+    return to / name
 
 
 def export_onnx(name: str, to: str | Path, *, weights: str | None = None, version: str | None = None,
@@ -99,11 +89,7 @@ def export_onnx(name: str, to: str | Path, *, weights: str | None = None, versio
     corpus = load(name, version)
     graphs = corpus.graphs()
     to = Path(to).expanduser()
-    if to.exists() and not to.is_dir():
-        raise NabenchError(f"{to}: export target exists and is not a folder")
-    to.mkdir(parents=True, exist_ok=True)
-    build_dir = make_build_dir(to, f".export-onnx-{name}-")
-    try:
+    with atomic_export_dir(to, name) as build_dir:
         records = None
         if weights is not None:
             keep = [c.name for c in corpus.columns if c.kind == "spec"] + ["native_id", "space"]
@@ -123,10 +109,6 @@ def export_onnx(name: str, to: str | Path, *, weights: str | None = None, versio
             w = csv.DictWriter(f, fieldnames=["native_id", "file", "arch_id"], lineterminator="\n")
             w.writeheader()
             w.writerows(index)
-        replace_dir_atomically(build_dir, to / name)
-    except BaseException:
-        shutil.rmtree(build_dir, ignore_errors=True)
-        raise
     return to / name
 
 

@@ -15,7 +15,9 @@ import os
 import shutil
 import tempfile
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 
@@ -92,6 +94,21 @@ def replace_dir_atomically(build: Path, final: Path) -> None:
     _fsync_dir(final.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def atomic_export_dir(to: Path, name: str) -> Iterator[Path]:
+    """A temporary folder inside ``to`` that becomes ``to/<name>`` only if the block completes."""
+    if to.exists() and not to.is_dir():
+        raise NabenchError(f"{to}: export target exists and is not a folder")
+    to.mkdir(parents=True, exist_ok=True)
+    build = make_build_dir(to, f".export-{name}-")
+    try:
+        yield build
+        replace_dir_atomically(build, to / name)
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
 
 
 def manifest_for(importer: Importer, table: CorpusTable) -> dict:

@@ -548,6 +548,16 @@ def _load(model: Any) -> onnx.ModelProto:
 # Shape inference
 # --------------------------------------------------------------------------------------------
 
+def _add_typed_input(graph: onnx.GraphProto, tensor: onnx.TensorProto) -> None:
+    """Declare ``tensor`` as a graph input with its full type and shape (no data)."""
+    vi = graph.input.add()
+    vi.name = tensor.name
+    vi.type.tensor_type.elem_type = tensor.data_type
+    shape = vi.type.tensor_type.shape
+    for d in tensor.dims:
+        shape.dim.add().dim_value = d
+
+
 def _infer(m: onnx.ModelProto, order: list[int], notes: list[str]) -> onnx.GraphProto:
     """Shape inference on a light copy: nodes in topological order, big weights as typed inputs."""
     g = m.graph
@@ -584,12 +594,7 @@ def _light_copy(m: onnx.ModelProto, order: list[int]) -> tuple[onnx.ModelProto, 
     for t in g.initializer:
         if t.data_type in _FLOAT_TYPES and math.prod(t.dims) > 64:
             if t.name not in input_names:
-                vi = lg.input.add()
-                vi.name = t.name
-                vi.type.tensor_type.elem_type = t.data_type
-                shape = vi.type.tensor_type.shape
-                for d in t.dims:
-                    shape.dim.add().dim_value = d
+                _add_typed_input(lg, t)
                 input_names.add(t.name)
         else:
             lg.initializer.append(t)
@@ -932,14 +937,8 @@ def strip_weights(model: str | Path | bytes | onnx.ModelProto) -> onnx.ModelProt
     names = [t.name for t in g.initializer]
     existing = {i.name for i in g.input}
     for t in g.initializer:
-        if t.name in existing:
-            continue
-        vi = g.input.add()
-        vi.name = t.name
-        vi.type.tensor_type.elem_type = t.data_type
-        shape = vi.type.tensor_type.shape
-        for d in t.dims:
-            shape.dim.add().dim_value = d
+        if t.name not in existing:
+            _add_typed_input(g, t)
     del g.initializer[:]
     if out.ir_version < 4:
         out.ir_version = 4
