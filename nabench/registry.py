@@ -56,3 +56,9 @@ class Registry:
 corpora = Registry("corpora")
 #: corpus ``space`` value -> module exposing ``from_record(record, corpus, *, weights=None, metadata=None)``
 spaces = Registry("spaces")
+#: predictor name -> class following :class:`nabench.predictors.base.Predictor`
+predictors = Registry("predictors")
+#: encoder name -> class (scikit-learn transformer over ArchGraph lists)
+encoders = Registry("encoders")
+#: zero-cost proxy name -> proxy object (``name``, ``higher_is_better``, ``score``)
+proxies = Registry("proxies")
