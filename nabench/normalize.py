@@ -4,10 +4,10 @@ For each record of a built corpus, the builder of its search space (a module reg
 entry-point group ``nabench.spaces``, keyed by the corpus ``space`` value and exposing
 ``from_record(record, corpus, *, weights=None, metadata=None)``) writes the weightless ONNX graph
 with ``metadata_props`` = ``nabench_version``, ``corpus``, ``space``, ``native_id``, ``arch_id``.
-Each graph is checked (``onnx.shape_inference.infer_shapes(strict_mode=True)`` then
-``onnx.checker.check_model(full_check=True)``) and read back with :func:`nabench.graph.from_onnx`;
-``arch_id`` is :func:`nabench.graph.arch_id` of that graph (names and metadata never enter it, so
-the id is computed first and then written into the metadata).
+Each graph passes ``onnx.checker.check_model(full_check=True)`` (run as its two steps, see
+:func:`check_and_infer`, keeping the inferred model) and is read back with
+:func:`nabench.graph.from_onnx`; ``arch_id`` is :func:`nabench.graph.arch_id` of that graph (names
+and metadata never enter it, so the id is computed first and then written into the metadata).
 
 The result is the ``graphs`` table, stored next to the records (``records.parquet`` is untouched)::
 
@@ -16,11 +16,12 @@ The result is the ``graphs`` table, stored next to the records (``records.parque
 
 with columns ``native_id, arch_id, onnx (binary), n_params, flops, n_nodes, depth, onnx_bytes``
 (``n_params``: trainable parameters, PyTorch ``parameters()`` convention; ``flops``: MACs; both
-from the ONNX graph). Shard ``k`` holds records ``k*shard_size ...`` in the order of
+from the ONNX graph), plus the :data:`ARCHGRAPH` column that ``Corpus.arch_graphs`` decodes.
+Shard ``k`` holds records ``k*shard_size ...`` in the order of
 ``records.parquet``; each shard is written to a temporary sibling and renamed into place, so a
 killed run resumes by computing only the missing shards (no row is computed twice or duplicated).
-``_plan.json`` pins what the shards were computed for (records hash, selection, shard size, nabench
-and ``arch_id`` versions); a different plan starts over. The graphs are derived data: rebuilding
+``_plan.json`` pins what the shards were computed for (records hash, selection, shard size, nabench,
+``arch_id`` and codec versions); a different plan starts over. The graphs are derived data: rebuilding
 the corpus replaces its folder and drops them.
 """
 
@@ -48,6 +49,9 @@ GRAPHS = "graphs"
 PLAN = "_plan.json"
 SHARD_SIZE = 500
 COLUMNS = ("native_id", "arch_id", "onnx", "n_params", "flops", "n_nodes", "depth", "onnx_bytes")
+#: Stored with the table but not part of it (read by ``Corpus.arch_graphs``): the record's
+#: ``ArchGraph`` in :mod:`nabench.graph.codec` form, equal to ``from_onnx`` of the stored ONNX.
+ARCHGRAPH = "archgraph"
 
 
 def space_module(space: str, corpus: str | None = None) -> ModuleType:
@@ -95,33 +99,57 @@ def build_model(record: Mapping[str, Any], corpus: str, *, weights=None, metadat
     return mod.from_record(record, corpus, weights=weights, metadata=metadata)
 
 
-def normalize_record(record: Mapping[str, Any], corpus: str) -> dict[str, Any]:
-    """Build, check and hash one record; the row of the ``graphs`` table."""
+def check_and_infer(model: bytes):
+    """``onnx.checker.check_model(model, full_check=True)``, returning the shape-inferred model.
+
+    A full check is the structural check followed by strict shape inference with type checking
+    (``check_type=True``, errors raised); both steps are run here as the checker runs them, and
+    the inferred model is kept instead of being thrown away, which saves a second inference pass.
+    """
     import onnx
 
-    from nabench.graph import arch_id, from_onnx
+    onnx.checker.check_model(model, full_check=False)
+    return onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+
+
+def _metadata_bytes(metadata: Mapping[str, str]) -> bytes:
+    """``ModelProto.metadata_props`` entries (field 14), keys sorted as :func:`set_metadata` writes them."""
+    from nabench.onnx_build.builder import length_delimited as f
+
+    return b"".join(f(14, f(1, str(k).encode()) + f(2, str(metadata[k]).encode())) for k in sorted(metadata))
+
+
+def normalize_record(record: Mapping[str, Any], corpus: str) -> dict[str, Any]:
+    """Build, check and hash one record; the row of the ``graphs`` table."""
+    from nabench.graph import arch_id, codec, from_onnx
 
     native_id, space = str(record["native_id"]), str(record["space"])
+    mod = _module(space)
     try:
-        m = build_model(record, corpus, metadata=graph_metadata(corpus, space, native_id))
-        inferred = onnx.shape_inference.infer_shapes(m, strict_mode=True)
-        onnx.checker.check_model(inferred, full_check=True)
-        g = from_onnx(inferred)  # shapes are known: from_onnx skips its own inference
+        if hasattr(mod, "from_record_bytes"):
+            # Metadata is the last field a builder writes, so the stored file is the built bytes
+            # plus the metadata entries (with arch_id): no parse / re-serialize round trip.
+            body, m = mod.from_record_bytes(record, corpus, metadata={}), None
+        else:
+            m = mod.from_record(record, corpus, weights=None, metadata=None)
+            del m.metadata_props[:]
+            body = m.SerializeToString()
+        g = from_onnx(check_and_infer(body))  # shapes are known: from_onnx skips its own inference
         aid = arch_id(g)
     except NabenchError:
         raise
     except Exception as e:  # name the record, keep the cause
         raise NabenchError(f"{corpus}: record {native_id!r} (space {space}): {type(e).__name__}: {e}") from e
-    from nabench.onnx_build.builder import set_metadata
-
-    set_metadata(m, graph_metadata(corpus, space, native_id, aid))
-    blob = m.SerializeToString()
+    meta = graph_metadata(corpus, space, native_id, aid)
+    blob = body + _metadata_bytes(meta)
+    g.metadata.clear()
+    g.metadata.update(sorted(meta.items()))  # now g == from_onnx(blob)
     return {"native_id": native_id, "arch_id": aid, "onnx": blob, "n_params": int(g.params), "flops": int(g.flops),
-            "n_nodes": len(g.nodes), "depth": int(g.depth), "onnx_bytes": len(blob)}
+            "n_nodes": len(g.nodes), "depth": int(g.depth), "onnx_bytes": len(blob), ARCHGRAPH: codec.dumps(g)}
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    df = pd.DataFrame(rows, columns=[*COLUMNS, ARCHGRAPH])
     return df.astype({"native_id": "str", "arch_id": "str", "n_params": "int64", "flops": "int64",
                       "n_nodes": "int64", "depth": "int64", "onnx_bytes": "int64"})
 
@@ -179,6 +207,7 @@ def normalize(corpus_name: str, *, workers: int = 1, progress: Progress | None =
     returns the ``graphs`` folder. Resumable; ``workers > 1`` uses processes (same output)."""
     from nabench import corpora
     from nabench.graph.arch_id import ARCH_ID_VERSION
+    from nabench.graph.codec import CODEC_VERSION
 
     corpus = corpora.load(corpus_name, version)
     records = corpus.records()
@@ -193,7 +222,7 @@ def normalize(corpus_name: str, *, workers: int = 1, progress: Progress | None =
             "corpus_version": corpus.version, "records_sha256": corpus.manifest.get("content_sha256"),
             "selection_sha256": hashlib.sha256("\n".join(df["native_id"].astype(str)).encode()).hexdigest(),
             "n_records": len(df), "shard_size": int(shard_size),
-            "n_shards": (len(df) + shard_size - 1) // shard_size}
+            "n_shards": (len(df) + shard_size - 1) // shard_size, "archgraph_codec": CODEC_VERSION}
     if read_plan(corpus.path) != plan:
         if out.exists():  # stale shards from another plan: start over
             for p in out.iterdir():
@@ -238,7 +267,8 @@ def _run(tasks: list, workers: int) -> Iterable[int]:
 
 
 def read_graphs(corpus_path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """The ``graphs`` table of a corpus folder; a clear error when it is missing or incomplete."""
+    """The ``graphs`` table of a corpus folder (:data:`COLUMNS`, or ``columns``); a clear error when it
+    is missing or incomplete."""
     plan = read_plan(corpus_path)
     name = Path(corpus_path).parent.name
     if plan is None:
@@ -249,10 +279,17 @@ def read_graphs(corpus_path: Path, columns: Sequence[str] | None = None) -> pd.D
     if missing:
         raise NabenchError(f"corpus {name}: normalization incomplete ({len(missing)} of {len(paths)} shards missing); "
                            f"run: nabench normalize {name}")
-    cols = list(columns) if columns is not None else None
+    cols = list(columns) if columns is not None else list(COLUMNS)
     if not paths:
-        return _frame([])[cols] if cols else _frame([])
+        return _frame([])[cols]
     return pd.concat([pd.read_parquet(p, columns=cols) for p in paths], ignore_index=True)
+
+
+def has_archgraphs(corpus_path: Path) -> bool:
+    """Whether the stored table carries the :data:`ARCHGRAPH` column in the current codec version."""
+    from nabench.graph.codec import CODEC_VERSION
+
+    return (read_plan(corpus_path) or {}).get("archgraph_codec") == CODEC_VERSION
 
 
 def safe_file_name(native_id: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -72,6 +73,68 @@ def test_metadata_and_graph_access(corpus):
         assert c.onnx(g.loc[nid, "arch_id"]) is not None  # also addressable by arch_id
 
 
+def test_arch_graphs_bulk(corpus):
+    c = corpus("analognas")
+    ids = _ids(c, 7, seed=6)
+    normalize("analognas", ids=ids, shard_size=3)
+    g = c.graphs()
+    graphs = c.arch_graphs()
+    assert [x.metadata["native_id"] for x in graphs] == list(g["native_id"])
+    assert [x.arch_id for x in graphs] == list(g["arch_id"])
+    assert [x.params for x in graphs] == list(g["n_params"]) and [x.flops for x in graphs] == list(g["flops"])
+    picked = [ids[3], ids[0], ids[3]]
+    sub = c.arch_graphs(picked, workers=2)
+    assert [x.metadata["native_id"] for x in sub] == picked
+    assert sub[1] == graphs[list(g["native_id"]).index(ids[0])]  # processes give the same graph
+    assert c.arch_graphs(ids=[]) == []
+    with pytest.raises(NabenchError, match="no normalized record"):
+        c.arch_graphs(["|no-such-cell|"])
+
+
+SPACE_CORPORA = ["nb201", "nb101", "ec-nas", "nb301", "transnas-micro", "transnas-macro", "nasbench-graph",
+                 "help-fbnet", "help-ofa", "nasbench-nlp"]
+
+
+@pytest.mark.parametrize("name", SPACE_CORPORA)
+def test_stored_archgraph_is_from_onnx_of_stored_onnx(corpus, name):
+    """The codec form written by normalize decodes to exactly from_onnx(stored ONNX), in every space,
+    and the stored ONNX passes the full check."""
+    from nabench.graph import codec, from_onnx
+    from nabench.normalize import ARCHGRAPH
+
+    c = corpus(name)
+    spec = [x.name for x in c.columns if x.kind == "spec"]
+    for rec in c.records()[spec + ["native_id", "space"]].sample(3, random_state=7).to_dict("records"):
+        row = normalize_record(rec, name)
+        g = from_onnx(row["onnx"])
+        assert codec.loads(row[ARCHGRAPH]) == g
+        assert g.arch_id == row["arch_id"] and g.metadata["native_id"] == str(rec["native_id"])
+        onnx.checker.check_model(row["onnx"], full_check=True)
+
+
+def test_check_and_infer_is_the_full_check():
+    """check_and_infer rejects what check_model(full_check=True) rejects (here a value_info that
+    contradicts inference, and an op with a wrong attribute) and returns the inferred model."""
+    from onnx import TensorProto, helper
+
+    from nabench.normalize import check_and_infer
+
+    def model(vi_dim: int, attr: dict) -> bytes:
+        nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Flatten", ["r"], ["y"], **attr)]
+        g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
+                              value_info=[helper.make_tensor_value_info("r", TensorProto.FLOAT, [2, vi_dim])])
+        return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+    inferred = check_and_infer(model(3, {}))
+    assert [d.dim_value for d in inferred.graph.output[0].type.tensor_type.shape.dim] == [2, 3]
+    for bad in (model(4, {}), model(3, {"axis": 5}), model(3, {"nonsense": 1})):
+        with pytest.raises(Exception) as full:
+            onnx.checker.check_model(bad, full_check=True)
+        with pytest.raises(type(full.value)):
+            check_and_infer(bad)
+
+
 def test_same_cell_same_id_across_corpora(corpus):
     """nb201 and analognas build the same CIFAR-10 network for a cell: same arch_id."""
     nid = corpus("nb201").records()["native_id"].iat[7]
@@ -84,6 +147,7 @@ def test_resume_after_sigkill(corpus, nabench_home):
     c = corpus("analognas")
     ids = _ids(c, 40, seed=2)
     out = graphs_dir(c.path)
+    shutil.rmtree(out, ignore_errors=True)  # shards of earlier tests would look like progress
     code = ("import sys, json; from nabench.normalize import normalize; "
             "normalize('analognas', ids=json.loads(sys.argv[1]), shard_size=4)")
     import json

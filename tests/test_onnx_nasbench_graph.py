@@ -59,11 +59,22 @@ def test_published_params_sample(records, dataset):
     assert n and not bad, bad[:5]
 
 
-def test_published_params_physics_sample(records):
-    """Coauthor-Physics: 1,567 of 26,206 published values are not the count of one
-    model (many are means over the 3 seeds of runs built with different settings); 94% match."""
-    n, bad = _exact(records.sample(100, random_state=0), "physics")
-    assert len(bad) <= 0.1 * n
+def test_published_params_physics_sample(records, monkeypatch):
+    """Coauthor-Physics: 1,567 of 26,206 published values are not the count of the 256/1/0 model
+    but the mean over the 3 seed runs when one of them was built with dim 128, no pre/post layers
+    (the light bench's ``para`` averages the three seed files). Every sampled row is one or the other."""
+    df = records[records["physics__n_params_m"].notna()].sample(150, random_state=0)
+    n, bad = _exact(df, "physics")
+    assert n and 0 < len(bad) <= 0.15 * n  # about 6% of the rows
+
+    def count(link, ops, setting):
+        monkeypatch.setitem(T.DATASETS, "physics", (*T.DATASETS["physics"][:2], *setting))
+        return G.published_params(link, ops, dataset="physics")
+
+    base = T.DATASETS["physics"][2:]
+    for link, ops, _, p in bad:
+        mean = (count(link, ops, (128, 0, 0)) + 2 * count(link, ops, base)) / 3
+        assert abs(mean / 1e6 - p) < 5e-7, (link, ops, mean, p)
 
 
 @pytest.mark.slow

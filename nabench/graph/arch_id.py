@@ -150,16 +150,35 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> _S31)
 
 
-def _h64(strings: list[str]) -> np.ndarray:
-    return np.array([int.from_bytes(hashlib.blake2b(x.encode(), digest_size=8).digest(), "little")
-                     for x in strings], dtype=np.uint64)
+def _hash64(s: str) -> int:
+    """The first 8 bytes of BLAKE2b of ``s``, little-endian."""
+    return int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little")
 
 
-def _segment_sums(values: np.ndarray, order: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Per-vertex (wrapping) sums of edge values; ``order`` sorts the edges by vertex."""
-    cs = np.zeros(len(values) + 1, dtype=np.uint64)
-    np.cumsum(values[order], out=cs[1:])
-    return cs[ends] - cs[starts]
+_NODE_HASH_CACHE: dict[tuple, int] = {}
+
+
+def _node_hash(n, opset: dict[str, int]) -> int:
+    """``_hash64`` of the node's label, memoized on the node's content (as :func:`_node_label`)."""
+    key = (n.op_type, n.domain, repr(n.attrs), n.output_shapes, n.input_shapes,
+           tuple(n.const_inputs.items()), tuple(opset.items()))
+    try:
+        return _NODE_HASH_CACHE[key]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable content: not cached
+        return _hash64(_node_label(n, opset))
+    h = _hash64(_node_label(n, opset))
+    if len(_NODE_HASH_CACHE) >= _LABEL_CACHE_MAX:
+        _NODE_HASH_CACHE.clear()
+    _NODE_HASH_CACHE[key] = h
+    return h
+
+
+@functools.lru_cache(maxsize=1024)
+def _edge_label_hash(port, slot) -> int:
+    """The hash of an edge label ``"<producer output>:<consumer slot or *>"`` (or ``"capture"``)."""
+    return _hash64("capture" if port == "capture" else f"{port}:{slot}")
 
 
 def _csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -173,59 +192,68 @@ def arch_id(graph: ArchGraph) -> str:
     """Canonical hash of the graph (hex, 32 chars); see the module docstring."""
     n_nodes = len(graph.nodes)
     opset = graph.opset
-    strings: list[str] = [_node_label(n, opset) for n in graph.nodes]
-    for k, t in enumerate(graph.inputs):
-        strings.append(json.dumps(["input", k, _shape(t.shape), t.dtype]))
-    for k, t in enumerate(graph.outputs):
-        strings.append(json.dumps(["output", k, _shape(t.shape), t.dtype]))
+    label_hashes = [_node_hash(n, opset) for n in graph.nodes]
+    strings = [json.dumps(["input", k, _shape(t.shape), t.dtype]) for k, t in enumerate(graph.inputs)]
+    strings += [json.dumps(["output", k, _shape(t.shape), t.dtype]) for k, t in enumerate(graph.outputs)]
+    label_hashes += [_hash64(x) for x in strings]
 
     # labelled edges (u, v, label) over vertex ids: nodes, then inputs, then outputs
-    edges: list[tuple[int, int, str]] = []
+    src_l: list[int] = []
+    dst_l: list[int] = []
+    el_l: list[int] = []
     covered: set[tuple[int, int]] = set()
+    el_of = _edge_label_hash
     for n in graph.nodes:
         comm = n.op_type in COMMUTATIVE
+        v = n.index
         for slot, (kind, j, port) in enumerate(n.sources):
-            dst_slot = "*" if comm else str(slot)
             if kind == "node":
-                edges.append((j, n.index, f"{port}:{dst_slot}"))
-                covered.add((j, n.index))
+                u = j
             elif kind == "input":
-                edges.append((n_nodes + j, n.index, f"0:{dst_slot}"))
-                covered.add((n_nodes + j, n.index))
+                u, port = n_nodes + j, 0
+            else:
+                continue
+            src_l.append(u)
+            dst_l.append(v)
+            el_l.append(el_of(port, "*" if comm else slot))
+            covered.add((u, v))
     for u, v in graph.edges:  # subgraph captures (If/Loop/Scan bodies reading outer tensors)
         if (u, v) not in covered:
-            edges.append((u, v, "capture"))
+            src_l.append(u), dst_l.append(v), el_l.append(el_of("capture", None))
     for j, v in graph.input_edges:
         if (n_nodes + j, v) not in covered:
-            edges.append((n_nodes + j, v, "capture"))
+            src_l.append(n_nodes + j), dst_l.append(v), el_l.append(el_of("capture", None))
     out0 = n_nodes + len(graph.inputs)
     for k, (kind, j, port) in enumerate(graph.output_sources):
         if kind == "node":
-            edges.append((j, out0 + k, f"{port}:0"))
+            src_l.append(j), dst_l.append(out0 + k), el_l.append(el_of(port, 0))
         elif kind == "input":
-            edges.append((n_nodes + j, out0 + k, "0:0"))
+            src_l.append(n_nodes + j), dst_l.append(out0 + k), el_l.append(el_of(0, 0))
 
     # 1-WL with 64-bit colours: a vertex's new colour mixes its colour with the (order-free,
     # wrapping) sums of mix(colour(u), edge label) over in-neighbours and, separately, out-neighbours.
-    labels = _h64(strings)
+    labels = np.array(label_hashes, dtype=np.uint64)
     n = len(labels)
-    if edges:
-        src = np.array([u for u, _, _ in edges], dtype=np.int64)
-        dst = np.array([v for _, v, _ in edges], dtype=np.int64)
-        el_names = sorted({el for _, _, el in edges})
-        el_hash = dict(zip(el_names, _h64(el_names)))
-        el = np.array([el_hash[e] for _, _, e in edges], dtype=np.uint64)
-    else:
-        src = dst = np.zeros(0, dtype=np.int64)
-        el = np.zeros(0, dtype=np.uint64)
+    n_edges = len(src_l)
+    src = np.array(src_l, dtype=np.int64)
+    dst = np.array(dst_l, dtype=np.int64)
+    el = np.array(el_l, dtype=np.uint64)
     in_csr, out_csr = _csr(dst, n), _csr(src, n)
-    el_in, el_out = _mix(el ^ _K_IN), _mix(el ^ _K_OUT)
-    n_classes = len(np.unique(labels))
+    # both directions at once: in-edges (keyed by dst, reading src) then out-edges (keyed by src, reading dst)
+    ends = np.concatenate([src, dst])
+    el_both = np.concatenate([_mix(el ^ _K_IN), _mix(el ^ _K_OUT)])
+    order = np.concatenate([in_csr[0], out_csr[0] + n_edges])
+    starts = np.concatenate([in_csr[1], out_csr[1] + n_edges])
+    stops = np.concatenate([in_csr[2], out_csr[2] + n_edges])
+    cs = np.zeros(2 * n_edges + 1, dtype=np.uint64)
+    n_classes = len(set(label_hashes))
     for _ in range(n):
-        acc_in = _segment_sums(_mix(labels[src] ^ el_in), *in_csr)
-        acc_out = _segment_sums(_mix(labels[dst] ^ el_out), *out_csr)
-        new = _mix(_mix(labels ^ _K_SELF) + _mix(acc_in) * np.uint64(3) + _mix(acc_out ^ _K_IN))
-        k = len(np.unique(new))
+        np.cumsum(_mix(labels[ends] ^ el_both)[order], out=cs[1:])
+        acc = cs[stops] - cs[starts]  # per vertex: n in-sums, then n out-sums
+        acc[n:] ^= _K_IN
+        m = _mix(np.concatenate([labels ^ _K_SELF, acc]))
+        new = _mix(m[:n] + m[n:2 * n] * np.uint64(3) + m[2 * n:])
+        k = len(set(new.tolist()))
         labels = new
         if k == n_classes:
             break
@@ -233,7 +261,7 @@ def arch_id(graph: ArchGraph) -> str:
     final = np.sort(labels)
     edge_part = np.sort(_mix(_mix(labels[src]) + _mix(labels[dst] ^ _K_OUT) * np.uint64(5) + el))
     d = hashlib.blake2b(digest_size=16)
-    d.update(f"nabench.arch_id.v{ARCH_ID_VERSION}:{n}:{len(edges)}:".encode())
+    d.update(f"nabench.arch_id.v{ARCH_ID_VERSION}:{n}:{n_edges}:".encode())
     d.update(final.astype("<u8").tobytes())
     d.update(edge_part.astype("<u8").tobytes())
     return d.hexdigest()

@@ -252,6 +252,12 @@ class ArchGraph:
     def __len__(self) -> int:
         return len(self.nodes)
 
+    @property
+    def arch_id(self) -> str | None:
+        """The arch id recorded in ``metadata["arch_id"]`` (every graph a corpus stores has one);
+        ``None`` for other models (compute it with :func:`nabench.graph.arch_id`)."""
+        return self.metadata.get("arch_id")
+
     def category_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for n in self.nodes:
@@ -374,6 +380,9 @@ def _attrs_of(atts: tuple) -> dict[str, Any]:
 
 _ATTR_CACHE: dict[bytes, tuple[str, Any, bool]] = {}
 _PLAIN = (int, float, str)
+#: (op, domain, attribute bytes, input shapes, output shapes, constant slots) -> (attribute items,
+#: category, FLOPs) of nodes whose attributes are plain values (see from_onnx).
+_NODE_MEMO: dict[tuple, tuple] = {}
 
 
 def _type_info(tp: onnx.TypeProto) -> tuple[Shape | None, str | None]:
@@ -429,19 +438,25 @@ def _known_shapes(g: onnx.GraphProto, outs_l: list[tuple[str, ...]],
     if len(g.value_info) + len(g.output) < n_out - sum(o.count("") for o in outs_l):
         return None
     shapes: dict[str, tuple[Shape | None, str | None]] = {}
+    cache = _TYPE_INFO_CACHE
     for vi in (*g.value_info, *g.input, *g.output):
         name = vi.name
-        if name in init_names:
+        if init_names and name in init_names:
             continue
         cur = shapes.get(name)
         if cur is None or cur[0] is None:
-            shapes[name] = _type_info(vi.type)
+            tp = vi.type
+            info = cache.get(tp.SerializeToString())
+            shapes[name] = info if info is not None else _type_info(tp)
+    get = shapes.get
     for outs in outs_l:
         for o in outs:
-            if not o:
-                continue
-            si = shapes.get(o)
-            if si is None or si[0] is None or si[1] is None or None in si[0]:
+            si = get(o)
+            if si is None:
+                if not o:
+                    continue
+                return None
+            if si[0] is None or si[1] is None or None in si[0]:
                 return None
     return shapes
 
@@ -629,7 +644,9 @@ def from_onnx(model: str | Path | bytes | onnx.ModelProto, *, max_nodes: int = D
     doms: list[str] = []
     atts_l: list[tuple] = []
     sub_l: list[bool] = []
+    names: list[str] = []
     for n in raw:
+        names.append(n.name)
         ins_l.append(tuple(n.input))
         outs_l.append(tuple(n.output))
         ops.append(n.op_type)
@@ -746,6 +763,8 @@ def from_onnx(model: str | Path | bytes | onnx.ModelProto, *, max_nodes: int = D
     uses: dict[str, list[tuple[str, int]]] = {}
     if cand:
         for i in range(n_raw):
+            if cand.isdisjoint(ins_l[i]):
+                continue
             label = None
             for s, x in enumerate(ins_l[i]):
                 if x in cand:
@@ -796,10 +815,11 @@ def from_onnx(model: str | Path | bytes | onnx.ModelProto, *, max_nodes: int = D
     none_src = ("none", -1, -1)
     const_src = ("const", -1, -1)
     unknown = (None, None)
+    node_memo = _NODE_MEMO
     for new, old in enumerate(kept):
         default = defaults[old]
         op = ops[old]
-        attrs = _attrs_of(atts_l[old])
+        atts = atts_l[old]
         in_shapes: list = []
         sources: list = []
         const_inputs: dict[int, Shape | None] = {}
@@ -809,7 +829,7 @@ def from_onnx(model: str | Path | bytes | onnx.ModelProto, *, max_nodes: int = D
                 in_shapes.append(None)
                 sources.append(none_src)
                 continue
-            r = alias_get(x, x)
+            r = alias_get(x, x) if alias else x
             c = const.get(r)
             if c is not None:
                 shp, dt = c
@@ -817,21 +837,20 @@ def from_onnx(model: str | Path | bytes | onnx.ModelProto, *, max_nodes: int = D
                 sources.append(const_src)
                 const_inputs[s] = shp
                 if r not in counted and shp is not None and None not in shp:
+                    size = math.prod(shp)
                     if default:
-                        size = math.prod(shp)
                         is_float = dt in float_names
                         wslots = WEIGHT_SLOTS.get(op, ())
-                        in_weight_slot = s in wslots and (is_float or (op in _QUANT_OPS and dt))
-                        other = is_float and size > 1 and s not in NON_PARAM_SLOTS.get(op, ()) \
-                            and s not in wslots
-                        if in_weight_slot or other:
-                            counted.add(r)
-                            node_params += size
-                            weights.append(_tensor_info(r, shp, dt))
-                    elif dt in float_names and math.prod(shp) > 1:  # custom ops: non-scalar float constants
+                        counts = (s in wslots and (is_float or (op in _QUANT_OPS and dt))) or (
+                            is_float and size > 1 and s not in wslots and s not in NON_PARAM_SLOTS.get(op, ()))
+                    else:  # custom ops: non-scalar float constants
+                        counts = dt in float_names and size > 1
+                    if counts:
                         counted.add(r)
-                        node_params += math.prod(shp)
-                        weights.append(_tensor_info(r, shp, dt))
+                        node_params += size
+                        t = new_obj(TensorInfo)
+                        t.__dict__.update(name=r, shape=shp, dtype=dt)
+                        weights.append(t)
                 continue
             in_shapes.append(shapes_get(r, unknown)[0])
             pk = producer.get(r)
@@ -851,15 +870,33 @@ def from_onnx(model: str | Path | bytes | onnx.ModelProto, *, max_nodes: int = D
                 edges.add((new_index[producer[r][0]], new))
             elif r in data_input_index:
                 input_edges.add((data_input_index[r], new))
-        out_shapes = tuple(shapes_get(o, unknown)[0] if o else None for o in outs_l[old])
+        outs = outs_l[old]
+        if len(outs) == 1 and outs[0]:
+            out_shapes = (shapes_get(outs[0], unknown)[0],)
+        else:
+            out_shapes = tuple(shapes_get(o, unknown)[0] if o else None for o in outs)
         in_t = tuple(in_shapes)
-        category = _category(op, doms[old], default, attrs, in_t, const_inputs)
-        f = node_flops(op, attrs, in_t, out_shapes) if default else 0
+        # attributes, category and FLOPs depend only on this key: memoized across nodes and models
+        key = (op, doms[old], tuple(a.SerializeToString() for a in atts) if atts else (), in_t, out_shapes,
+               tuple(const_inputs))
+        hit = node_memo.get(key)
+        if hit is None:
+            attrs = _attrs_of(atts)
+            category = _category(op, doms[old], default, attrs, in_t, const_inputs)
+            f = node_flops(op, attrs, in_t, out_shapes) if default else 0
+            items = tuple((k, tuple(v) if type(v) is list else v, type(v) is list) for k, v in attrs.items())
+            if all(type(v) in _PLAIN or (lst and all(type(x) in _PLAIN for x in v)) for _, v, lst in items):
+                if len(node_memo) >= 65536:
+                    node_memo.clear()
+                node_memo[key] = (items, category, f)
+        else:
+            items, category, f = hit
+            attrs = {k: list(v) if lst else v for k, v, lst in items} if items else {}  # fresh per node
         if f is None:
             flops_complete = False
             f = 0
         nd = new_obj(Node)  # what the frozen dataclass __init__ does, without 12 object.__setattr__ calls
-        nd.__dict__.update(index=new, name=raw[old].name, op_type=op, domain=doms[old], category=category,
+        nd.__dict__.update(index=new, name=names[old], op_type=op, domain=doms[old], category=category,
                            attrs=attrs, input_shapes=in_t, output_shapes=out_shapes, sources=tuple(sources),
                            const_inputs=const_inputs, params=node_params, flops=int(f))
         nodes.append(nd)
@@ -891,12 +928,6 @@ def from_onnx(model: str | Path | bytes | onnx.ModelProto, *, max_nodes: int = D
         flops=sum(x.flops for x in nodes), depth=max(depth, default=0), metadata=metadata, opset=opset,
         flops_complete=flops_complete, notes=tuple(notes),
     )
-
-
-def _tensor_info(name: str, shape: Shape | None, dtype: str | None) -> TensorInfo:
-    t = object.__new__(TensorInfo)  # the frozen dataclass __init__, faster
-    t.__dict__.update(name=name, shape=shape, dtype=dtype)
-    return t
 
 
 def _category(op: str, domain: str, default: bool, attrs: dict, in_shapes: tuple, const_inputs: dict) -> str:

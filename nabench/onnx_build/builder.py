@@ -323,6 +323,33 @@ def flops(layers: list[Layer], *, pool: bool = True, bn: bool = False, gap: bool
     return total
 
 
+def tensorwatch_flops(layers: list[Layer]) -> int:
+    """FLOPs as ``tensorwatch.ModelStats`` counts them (its ``model_graph/torchstat/compute_flops.py``
+    forward hooks), the tool behind NAS-Bench-Suite-Zero's ``flops`` (NASLib
+    ``predictors/utils/pruners/predictive.py``: ``ModelStats(net, [1, C, H, W]).Flops / 1e6``):
+    conv MACs + bias adds; BatchNorm2d 2 per element (affine); ReLU 1 per input element;
+    Avg/MaxPool k*k per output element; AdaptiveAvgPool2d summed over each output cell's window
+    *plus one* in each direction, so a global pool of C x H x W costs C*(H+1)*(W+1); Linear
+    in*out (no bias); adds, muls and identity 0."""
+    total = 0
+    for L in layers:
+        if L.kind == "conv":
+            n, c_out, ho, wo = L.out_shape
+            total += n * ho * wo * c_out * (L.in_shape[1] * L.kernel * L.kernel + (1 if L.bias else 0))
+        elif L.kind == "gemm":
+            total += L.in_shape[0] * L.in_shape[1] * L.out_shape[1]
+        elif L.kind == "pool":
+            total += int(np.prod(L.out_shape)) * L.kernel * L.kernel
+        elif L.kind == "bn":
+            total += 2 * int(np.prod(L.in_shape))
+        elif L.kind == "relu":
+            total += int(np.prod(L.in_shape))
+        elif L.kind == "gap":
+            n, c, h, w = L.in_shape
+            total += n * c * (h + 1) * (w + 1)
+    return total
+
+
 # -- protobuf wire helpers for the builders' fast paths (pre-serialized graph pieces) ----------
 _SMALL_VARINTS = tuple(bytes((i,)) for i in range(0x80))
 

@@ -20,13 +20,33 @@ x). A node with no non-``none`` incoming edge is the zero tensor, written as one
 ReLUConvBN of zeros is BN's shift, not zero, and its weights exist in the trained network and in
 the published parameter counts). If node 3 is zero the cell outputs that zero tensor.
 
+Published counts: the parameter count equals NAS-Bench-Suite-Zero's ``params`` and NATS' own
+(PyTorch ``parameters()``: BN running statistics excluded). FLOPs have two published conventions,
+both reproduced exactly: NATS-Bench's (:func:`nb201_flops`, ``xautodl/utils/flop_benchmark.py``)
+and Suite-Zero's ``flops`` column, which NASLib computed with ``tensorwatch.ModelStats``
+(:func:`nabench.onnx_build.builder.tensorwatch_flops`). The two differ by 2 per BN element, 1 per
+ReLU input element, the global pool (tensorwatch: C*(H+1)*(W+1)) and the classifier bias, i.e.
+by ``3 * BN elements + C*(2H+1) - classes`` plus the ReLU/BN imbalance (stem BN without ReLU,
+``conv_a`` ReLUs before a stride-2 conv): +1078 on CIFAR-10 and +456 on ImageNet16-120 for every
+cell, the constants an earlier version of the tests had fitted.
+
 Names: layers are laid out under the module paths of :mod:`nabench.spaces.nb201_torch`, and
 every name in the file is the compact form :func:`compact_name` of that path (part by part:
 ``cells.3.e01.conv.weight`` → ``c.3.e01.k.w``; ``running_mean`` → ``m``; see
-:data:`COMPACT`), which keeps a weightless graph under 20 KB. :func:`state_dict_key` is the
+:data:`COMPACT`), which keeps weightless graphs small (see Size below). :func:`state_dict_key` is the
 inverse (compact name → PyTorch ``state_dict`` key). A state dict is still dropped in as is
 (``weights=model.state_dict()``): weights are looked up by their ``state_dict`` key while
 building and renamed after. Weightless graphs declare weights as typed graph inputs.
+
+Size: a stored weightless graph is 5-41 KB (mean 19.8 KB over the 15,625 cells, metadata
+included). The size grows with the number of ``nor_conv`` edges: each is Relu, Conv and
+BatchNormalization nodes plus five typed weight inputs (conv weight, BN scale, bias, running mean, running var), so the all-``nor_conv_3x3``
+cell (90 ReLUConvBN, 484 weight inputs, 340 nodes) is the largest, 40.5 KB. It cannot reach 20 KB
+while every weight stays a distinct typed graph input with its shape (data-less initializers fail
+``onnx.checker``): with every name cut to two characters, node names dropped and ``kernel_shape``
+omitted it would still be 21.5 KB (the 484 inputs alone take 10.3 KB, the BN and Conv nodes 8.7 KB).
+Sharing tensors between layers (e.g. one running-statistics input per width) would get there but
+describes a different network, so the readable module-path names are kept.
 
 Speed: a graph is assembled from cached, pre-serialized pieces (stem, the two reduction blocks
 and the classifier are the same for every cell; each cell is a concatenation of per-edge node
@@ -55,6 +75,7 @@ _EXPAND = {v: k for k, v in COMPACT.items()}
 assert len(_EXPAND) == len(COMPACT) and not set(_EXPAND) & set(COMPACT)
 
 
+@lru_cache(maxsize=65536)
 def compact_name(key: str) -> str:
     """The name used in the ONNX file for a PyTorch module path / ``state_dict`` key."""
     return ".".join(COMPACT.get(p, p) for p in key.split("."))
