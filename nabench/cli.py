@@ -205,6 +205,19 @@ def normalize_cmd(
 graph_app = typer.Typer(no_args_is_help=True, help="Inspect ONNX architecture graphs.")
 app.add_typer(graph_app, name="graph")
 
+from nabench.leaderboard import cli as leaderboard_cli  # noqa: E402  (typer sub-app; imports nothing heavy)
+
+app.add_typer(leaderboard_cli.app, name="leaderboard")
+app.command("run")(leaderboard_cli.run_cmd)
+app.command("submit")(leaderboard_cli.submit_cmd)
+
+from nabench.zoo import cli as zoo_cli  # noqa: E402  (typer sub-app; imports nothing heavy)
+
+app.add_typer(zoo_cli.zoo_app, name="zoo")
+app.command("predict")(zoo_cli.predict_cmd)
+from nabench.zc.cli import app as zc_app  # noqa: E402  (typer sub-app; imports nothing heavy)
+app.add_typer(zc_app, name="zc")
+
 
 @graph_app.command("inspect")
 def graph_inspect(model: Path = typer.Argument(..., help="An .onnx file."), fmt: Format = FORMAT) -> None:

@@ -58,11 +58,23 @@ class Predictor(RegressorMixin, BaseEstimator):
     def nabench_tags(self) -> PredictorTags:
         raise NotImplementedError
 
+    @classmethod
+    def nabench_test_params(cls) -> dict[str, Any]:
+        """Constructor arguments that make this predictor quick on a few dozen graphs (fewer trees,
+        epochs); the conformance suite (:mod:`nabench.predictors.conformance`) uses them."""
+        return {}
+
     def fit(self, X: Sequence, y: Any) -> "Predictor":
         raise NotImplementedError
 
     def predict(self, X: Sequence) -> np.ndarray:
         raise NotImplementedError
+
+    def _config_params(self) -> dict[str, Any]:
+        """The parameters written to ``config.json`` (``get_params(deep=False)``); a predictor whose
+        parameters include data (e.g. a DataFrame) replaces them by a reference here, writes the
+        data in :meth:`_save_state` and restores it in :meth:`_load_state`."""
+        return self.get_params(deep=False)
 
     def _save_state(self, directory: Path) -> None:
         """Write the fitted state into ``directory`` (no pickle)."""
@@ -79,7 +91,7 @@ class Predictor(RegressorMixin, BaseEstimator):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         config = {"predictor": self.registry_name, "nabench_version": __version__,
-                  "params": self.get_params(deep=False), "tags": asdict(self.nabench_tags())}
+                  "params": self._config_params(), "tags": asdict(self.nabench_tags())}
         try:
             text = json.dumps(config, indent=2, sort_keys=True)
         except TypeError as e:
@@ -101,6 +113,23 @@ def check_targets(X: Sequence, y: Any) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise PredictorError(f"y has {int((~np.isfinite(arr)).sum())} NaN or infinite values")
     return arr
+
+
+def check_graphs(X: Sequence) -> list:
+    """``X`` as a list of :class:`~nabench.graph.ArchGraph`, or a :class:`PredictorError` naming the bad item."""
+    from nabench.graph import ArchGraph
+
+    if isinstance(X, ArchGraph) or isinstance(X, (str, bytes)):
+        raise PredictorError("X must be a sequence of ArchGraph, not a single graph")
+    try:
+        items = list(X)
+    except TypeError:
+        raise PredictorError(f"X must be a sequence of ArchGraph, got {type(X).__name__}") from None
+    for i, g in enumerate(items):
+        if not isinstance(g, ArchGraph):
+            raise PredictorError(f"X[{i}] is a {type(g).__name__}, not an ArchGraph (read models with "
+                                 "nabench.graph.from_onnx)")
+    return items
 
 
 def load(directory: str | Path) -> Predictor:

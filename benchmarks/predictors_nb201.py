@@ -1,0 +1,206 @@
+"""Predictors on NAS-Bench-201 CIFAR-10, small-data protocol (TNASP/PINAT).
+
+Train on N random cells, test Kendall tau-b and Spearman rho (scipy.stats) on ALL the other
+cells, for N = 78, 156, 469, 781, 1563 (0.5 % .. 10 % of 15,625), mean ± std over seeds 0..9.
+Target: ``cifar10__test_acc__200ep`` of corpus ``nb201``. Cells are sampled by native id, as
+in the published protocol: isomorphic twins (different cell strings, same network, same
+``arch_id``) can sit on both sides of a split, which is how the published numbers were made.
+
+Also recorded per predictor: training time (s, mean over seeds) and query throughput
+(architectures/s predicting the test cells; for tabular predictors the per-graph features are
+cached across seeds, so this is model throughput on encoded features, and the encoder's own
+throughput is reported once in the header).
+
+Results merge into ``benchmarks/results/predictors_nb201.md``: rows of predictors not run now
+are kept. Needs the corpus built and normalized (``nabench corpora build nb201``,
+``nabench normalize nb201``).
+
+    python benchmarks/predictors_nb201.py                       # every registered predictor
+    python benchmarks/predictors_nb201.py --predictors xgb rf
+    python benchmarks/predictors_nb201.py --predictors 'xgb:{"objective": "rank:pairwise"}'
+
+A predictor is ``NAME`` or ``NAME:JSON`` (constructor parameters); the row is labelled with both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results" / "predictors_nb201.md"
+SIZES = (78, 156, 469, 781, 1563)
+LABEL = "cifar10__test_acc__200ep"
+
+
+def parse_predictor(spec: str) -> tuple[str, dict, str]:
+    """``NAME`` or ``NAME:JSON`` → (registry name, params, row label)."""
+    name, _, params = spec.partition(":")
+    kwargs = json.loads(params) if params else {}
+    if not isinstance(kwargs, dict):
+        raise SystemExit(f"{spec}: parameters must be a JSON object")
+    label = name if not kwargs else f"{name} {json.dumps(kwargs, sort_keys=True, separators=(',', '='))}"
+    return name, kwargs, label
+
+
+def load_cells(corpus_name: str, label: str, workers: int):
+    """Native ids, their targets and arch ids, and one ArchGraph per distinct arch id."""
+    from nabench import corpora
+
+    corpus = corpora.load(corpus_name)
+    y = corpus.labels(label)
+    table = corpus.graphs().set_index("native_id")
+    missing = y.index.difference(table.index)
+    if len(missing):
+        raise SystemExit(f"{len(missing)} labelled cells are not normalized; run: nabench normalize {corpus_name}")
+    arch = table.loc[y.index, "arch_id"].to_numpy()
+    firsts = table.loc[y.index].reset_index().drop_duplicates("arch_id")
+    graphs = corpus.arch_graphs(list(firsts["native_id"]), workers=workers)
+    by_arch = dict(zip(firsts["arch_id"], graphs))
+    return np.asarray(y.index), y.to_numpy(dtype=np.float64), arch, by_arch
+
+
+def run_one(name: str, params: dict, native, y, arch, by_arch, sizes, seeds):
+    from scipy.stats import kendalltau, spearmanr
+
+    from nabench.encoders.tabular import feature_cache
+    from nabench.registry import predictors
+
+    cls = predictors.get(name)
+    rows = []
+    with feature_cache():
+        for n in sizes:
+            taus, rhos, fit_s, qps = [], [], [], []
+            for seed in seeds:
+                perm = np.random.default_rng(seed).permutation(len(native))
+                tr, te = perm[:n], perm[n:]
+                model = cls(**params)
+                if "random_state" in model.get_params():
+                    model.set_params(random_state=seed)
+                t0 = time.perf_counter()
+                model.fit([by_arch[a] for a in arch[tr]], y[tr])
+                fit_s.append(time.perf_counter() - t0)
+                test_arch = list(dict.fromkeys(arch[te]))
+                t0 = time.perf_counter()
+                pred = model.predict([by_arch[a] for a in test_arch])
+                qps.append(len(test_arch) / max(time.perf_counter() - t0, 1e-9))
+                pred_of = dict(zip(test_arch, pred))
+                p = np.array([pred_of[a] for a in arch[te]])
+                taus.append(kendalltau(y[te], p).statistic)
+                rhos.append(spearmanr(y[te], p).statistic)
+            rows.append({"n": n, "kendall": taus, "spearman": rhos, "fit_s": float(np.mean(fit_s)),
+                         "query_per_s": float(np.median(qps))})
+            print(f"  N={n}: kendall {np.mean(taus):.3f} ± {np.std(taus):.3f}  spearman {np.mean(rhos):.3f}"
+                  f"  fit {np.mean(fit_s):.2f}s", file=sys.stderr, flush=True)
+    return rows
+
+
+def encoder_throughput(by_arch, k: int = 300) -> float:
+    from nabench.encoders.tabular import TabularEncoder
+
+    graphs = list(by_arch.values())[:k]
+    t0 = time.perf_counter()
+    TabularEncoder().fit_transform(graphs)
+    return len(graphs) / (time.perf_counter() - t0)
+
+
+def _fmt(values) -> str:
+    v = np.asarray(values, dtype=float)
+    if np.all(np.isnan(v)):
+        return "n/a (constant)"
+    return f"{np.nanmean(v):.3f} ± {np.nanstd(v):.3f}"
+
+
+ROW = re.compile(r"^\| (?P<label>[^|]+?) \| (?P<n>\d+) \|")
+
+
+def merge_table(path: Path, new_rows: dict[str, list[dict]], run_id: str, run_line: str, header: str) -> str:
+    """The results file with rows of the predictors in ``new_rows`` replaced, others kept, and
+    the list of runs that rows still refer to."""
+    kept, runs = [], {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            m = ROW.match(line)
+            if m and m["label"] not in new_rows and m["label"] != "predictor":
+                kept.append(line)
+            elif line.startswith("- ") and ":" in line:
+                runs[line[2:].split(":", 1)[0]] = line
+    runs[run_id] = run_line
+    lines = []
+    for label, rows in new_rows.items():
+        for r in rows:
+            lines.append(f"| {label} | {r['n']} | {_fmt(r['kendall'])} | {_fmt(r['spearman'])} | "
+                         f"{r['fit_s']:.2f} | {r['query_per_s']:,.0f} | {r['run']} |")
+    body = sorted(kept + lines, key=lambda s: (ROW.match(s)["label"], int(ROW.match(s)["n"])))
+    used = {ln.rstrip(" |").rsplit("| ", 1)[-1].strip() for ln in body}
+    table = ["| predictor | N | Kendall tau-b | Spearman rho | fit (s) | query (archs/s) | run |",
+             "|---|---|---|---|---|---|---|", *body]
+    run_lines = [runs[r] for r in sorted(runs) if r in used]
+    return header + "## Runs\n\n" + "\n".join(run_lines) + "\n\n## Results\n\n" + "\n".join(table) + "\n"
+
+
+def write_results(args, new_rows: dict, run_id: str, stamp: str, argv, enc_rate: float) -> None:
+    """Merge ``new_rows`` into the results file (atomically), recording this run."""
+    from nabench import __version__
+
+    load1, load5, _ = os.getloadavg()
+    command = "python benchmarks/predictors_nb201.py " + " ".join(
+        f"'{a}'" if (" " in a or "{" in a) else a for a in (argv if argv is not None else sys.argv[1:]))
+    run_line = (f"- {run_id}: `{command}` — {stamp}, nabench {__version__}, {platform.machine()} "
+                f"{os.cpu_count()} CPUs, load average {load1:.1f} (1 min) / {load5:.1f} (5 min) when written; "
+                f"tabular encoder {enc_rate:,.0f} graphs/s uncached")
+    header = (
+        "# Predictors on NAS-Bench-201 CIFAR-10 (small-data protocol)\n\n"
+        f"Target `{args.label}` of corpus `{args.corpus}`; train on N random cells (sampled by native id, "
+        "as in TNASP/PINAT: isomorphic twins may sit on both sides), test on all the other cells; "
+        f"mean ± std over {args.seeds} seeds (0..{args.seeds - 1}). Kendall tau-b and Spearman rho from "
+        "scipy.stats. fit: mean training time; query: median test-set prediction rate (tabular "
+        "features cached across seeds, so GBDT rates are on encoded features). Written by "
+        "`benchmarks/predictors_nb201.py`; the run column points to the list of runs below.\n\n")
+    text = merge_table(args.out, new_rows, run_id, run_line, header)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".md.part")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, args.out)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--predictors", nargs="*", help="NAME or NAME:JSON (default: every registered predictor)")
+    ap.add_argument("--sizes", type=int, nargs="*", default=list(SIZES))
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--label", default=LABEL)
+    ap.add_argument("--corpus", default="nb201")
+    ap.add_argument("--workers", type=int, default=1, help="processes for reading the graphs")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+
+    from nabench.registry import predictors
+
+    specs = [parse_predictor(s) for s in (args.predictors or predictors.names())]
+    t0 = time.perf_counter()
+    native, y, arch, by_arch = load_cells(args.corpus, args.label, args.workers)
+    print(f"{len(native)} cells, {len(by_arch)} distinct arch ids, read in {time.perf_counter() - t0:.0f}s",
+          file=sys.stderr)
+    enc_rate = encoder_throughput(by_arch)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M")
+    for name, params, label in specs:
+        print(f"{label}", file=sys.stderr)
+        rows = run_one(name, params, native, y, arch, by_arch, args.sizes, range(args.seeds))
+        for r in rows:
+            r["run"] = run_id
+        write_results(args, {label: rows}, run_id, stamp, argv, enc_rate)
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,314 @@
+"""GNN predictor: GIN or GATv2 message passing over the tensor-flow graph (PyTorch Geometric).
+
+Architectures are encoded by :class:`nabench.encoders.graph.GraphEncoder`. Each layer passes
+messages both along and against tensor flow (two convolutions, summed) with a residual
+connection; the readout concatenates mean and max pooling of every layer (jumping knowledge)
+with the graph-level features ``u`` and feeds an MLP. Targets are standardized.
+
+Training is a fixed schedule (no early stopping, no validation split): ``epochs`` epochs of
+AdamW with cosine learning-rate decay; with ``epochs="auto"`` the number of epochs gives about
+``steps`` optimizer steps whatever the training-set size (N = 78 → ~200 epochs, N = 1563 → ~20).
+``loss``: ``mse``, or a ranking loss (``pairwise_logistic``, ``pairwise_hinge``, ``listmle``)
+over all pairs / the whole list of a batch, mixed with ``mse_weight`` × MSE.
+
+Saved as ``model.safetensors`` (weights) + ``state.json`` (encoder vocabulary, target scaling,
+input width); never pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from nabench.predictors.base import (
+    Predictor,
+    PredictorError,
+    PredictorTags,
+    check_targets,
+)
+
+LOSSES = ("mse", "pairwise_logistic", "pairwise_hinge", "listmle")
+CONVS = ("gin", "gat")
+MODEL_FILE = "model.safetensors"
+STATE_FILE = "state.json"
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared torch helpers (also used by the text and contrastive predictors)
+# ---------------------------------------------------------------------------------------------
+
+@contextmanager
+def torch_session(n_threads: int, seed: int | None = None) -> Iterator[None]:
+    """Use ``n_threads`` torch intra-op threads (restored afterwards); seed torch if ``seed`` is given."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(n_threads)))
+    if seed is not None:
+        torch.manual_seed(seed)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def ranking_loss(pred, target, loss: str, mse_weight: float):
+    """``loss`` between predictions and standardized targets of one batch (see module docstring)."""
+    import torch
+    import torch.nn.functional as F
+
+    mse = F.mse_loss(pred, target)
+    if loss == "mse":
+        return mse
+    if loss == "listmle":
+        order = torch.argsort(target, descending=True)
+        s = pred[order]
+        # -log P(order) under Plackett-Luce: sum_i logsumexp(s_i..s_n) - s_i
+        tail = torch.logcumsumexp(s.flip(0), dim=0).flip(0)
+        rank = (tail - s).mean()
+    else:
+        diff_t = target[:, None] - target[None, :]
+        diff_p = pred[:, None] - pred[None, :]
+        mask = diff_t > 1e-6
+        if not bool(mask.any()):
+            return mse
+        sign_p = diff_p[mask]
+        if loss == "pairwise_logistic":
+            rank = F.softplus(-sign_p).mean()
+        else:
+            rank = F.relu(0.1 - sign_p).mean()
+    return rank + mse_weight * mse
+
+
+def check_graphs(X: Any) -> list:
+    """``X`` as a list of ArchGraph, or a :class:`PredictorError` naming the first bad item."""
+    from nabench.graph import ArchGraph
+
+    if isinstance(X, (ArchGraph, str, bytes)) or not hasattr(X, "__len__"):
+        raise PredictorError(f"X must be a sequence of ArchGraph, got {type(X).__name__}")
+    X = list(X)
+    for i, g in enumerate(X):
+        if not isinstance(g, ArchGraph):
+            raise PredictorError(f"X[{i}] is a {type(g).__name__}, not an ArchGraph (use nabench.graph.from_onnx)")
+    return X
+
+
+def check_choice(name: str, value: Any, choices: Sequence) -> None:
+    if value not in choices:
+        raise PredictorError(f"{name}={value!r}; choose one of {list(choices)}")
+
+
+def resolve_epochs(epochs: int | str, steps: int, n: int, batch_size: int) -> int:
+    """``epochs`` as an int; ``"auto"`` → enough epochs for about ``steps`` optimizer steps."""
+    if epochs == "auto":
+        return max(10, math.ceil(steps / max(1, math.ceil(n / batch_size))))
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise PredictorError(f"epochs={epochs!r}; expected a positive int or 'auto'")
+    return epochs
+
+
+def save_torch_state(directory: Path, module, state: dict[str, Any]) -> None:
+    """``module`` weights as safetensors and ``state`` as JSON, each written atomically."""
+    from safetensors.torch import save_file
+
+    from nabench.corpora.store import write_atomic_text
+
+    tmp = directory / (MODEL_FILE + ".part")
+    save_file({k: v.detach().contiguous() for k, v in module.state_dict().items()}, str(tmp))
+    tmp.replace(directory / MODEL_FILE)
+    write_atomic_text(directory / STATE_FILE, json.dumps(state, indent=1, sort_keys=True) + "\n")
+
+
+def load_torch_state(directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(tensors, state) written by :func:`save_torch_state`; a clear error when missing or broken."""
+    from safetensors.torch import load_file
+
+    try:
+        state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
+        tensors = load_file(str(directory / MODEL_FILE))
+    except (OSError, ValueError) as e:
+        raise PredictorError(f"{directory}: cannot read saved model ({e})") from e
+    return tensors, state
+
+
+def fit_regressor(model, batches_for_epoch, n_epochs: int, lr: float, weight_decay: float,
+                  loss: str, mse_weight: float) -> None:
+    """Train ``model`` (``model(batch) -> [B]``) with AdamW + cosine decay over a fixed schedule.
+
+    ``batches_for_epoch(epoch)`` yields ``(batch, target)`` pairs.
+    """
+    import torch
+
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=n_epochs)
+    model.train()
+    for epoch in range(n_epochs):
+        for batch, target in batches_for_epoch(epoch):
+            opt.zero_grad()
+            ranking_loss(model(batch), target, loss, mse_weight).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+        sched.step()
+    model.eval()
+
+
+# ---------------------------------------------------------------------------------------------
+# The network
+# ---------------------------------------------------------------------------------------------
+
+def build_gnn(conv: str, n_in: int, n_graph: int, hidden: int, layers: int, heads: int, dropout: float):
+    """The GNN module: ``forward(batch) -> [num_graphs]``; ``embed(batch) -> [num_graphs, D]``."""
+    import torch
+    from torch import nn
+    from torch_geometric.nn import GATv2Conv, GINConv, global_max_pool, global_mean_pool
+
+    def make_conv():
+        if conv == "gin":
+            return GINConv(nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden)),
+                           train_eps=True)
+        return GATv2Conv(hidden, hidden // heads, heads=heads, add_self_loops=True)
+
+    class GNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU())
+            self.fwd = nn.ModuleList(make_conv() for _ in range(layers))
+            self.bwd = nn.ModuleList(make_conv() for _ in range(layers))
+            self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
+            self.dropout = nn.Dropout(dropout)
+            self.embed_dim = 2 * hidden * (layers + 1) + n_graph
+            self.head = nn.Sequential(nn.Linear(self.embed_dim, hidden), nn.ReLU(), nn.Dropout(dropout),
+                                      nn.Linear(hidden, 1))
+
+        def node_states(self, batch):
+            h = self.inp(batch.x)
+            ei = batch.edge_index
+            rev = ei.flip(0)
+            states = [h]
+            for f, b, norm in zip(self.fwd, self.bwd, self.norms):
+                h = h + self.dropout(torch.relu(norm(f(h, ei) + b(h, rev))))
+                states.append(h)
+            return states
+
+        def embed(self, batch):
+            pooled = [p(s, batch.batch) for s in self.node_states(batch) for p in (global_mean_pool, global_max_pool)]
+            return torch.cat(pooled + [batch.u], dim=1)
+
+        def forward(self, batch):
+            return self.head(self.embed(batch)).squeeze(-1)
+
+    return GNN()
+
+
+class GNNPredictor(Predictor):
+    """GIN (``conv="gin"``) or GATv2 (``conv="gat"``) regressor over ArchGraphs.
+
+    ``epochs``: an int, or ``"auto"`` for about ``steps`` optimizer steps. ``loss``: one of
+    :data:`LOSSES`; ranking losses add ``mse_weight`` × MSE. ``n_threads``: torch intra-op threads
+    while fitting and predicting. ``random_state`` seeds initialization and batch order.
+    """
+
+    registry_name = "gnn"
+
+    def __init__(self, conv: str = "gin", hidden: int = 64, layers: int = 3, heads: int = 4,
+                 dropout: float = 0.0, epochs: int | str = "auto", steps: int = 600, batch_size: int = 32,
+                 lr: float = 2e-3, weight_decay: float = 1e-4, loss: str = "pairwise_logistic",
+                 mse_weight: float = 0.5, random_state: int = 0, n_threads: int = 1):
+        self.conv = conv
+        self.hidden = hidden
+        self.layers = layers
+        self.heads = heads
+        self.dropout = dropout
+        self.epochs = epochs
+        self.steps = steps
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.loss = loss
+        self.mse_weight = mse_weight
+        self.random_state = random_state
+        self.n_threads = n_threads
+
+    def nabench_tags(self) -> PredictorTags:
+        return PredictorTags(family="gnn")
+
+    @classmethod
+    def nabench_test_params(cls) -> dict[str, Any]:
+        return {"hidden": 16, "layers": 2, "epochs": 3}
+
+    def _check_params(self) -> None:
+        check_choice("conv", self.conv, CONVS)
+        check_choice("loss", self.loss, LOSSES)
+        if self.conv == "gat" and self.hidden % self.heads:
+            raise PredictorError(f"hidden={self.hidden} must be divisible by heads={self.heads}")
+
+    def _new_model(self, n_in: int):
+        return build_gnn(self.conv, n_in, 4, self.hidden, self.layers, self.heads, self.dropout)
+
+    def fit(self, X: Sequence, y: Any) -> GNNPredictor:
+        import torch
+        from nabench.encoders.graph import GraphEncoder, collate
+
+        X = check_graphs(X)
+        y = check_targets(X, y)
+        self._check_params()
+        self.encoder_ = GraphEncoder().fit(X)
+        data = self.encoder_.transform(X)
+        self.y_mean_, self.y_std_ = float(y.mean()), float(y.std()) or 1.0
+        target = torch.tensor((y - self.y_mean_) / self.y_std_, dtype=torch.float32)
+        n_epochs = resolve_epochs(self.epochs, self.steps, len(data), self.batch_size)
+        with torch_session(self.n_threads, self.random_state):
+            self.model_ = self._new_model(self.encoder_.n_features)
+            gen = torch.Generator().manual_seed(self.random_state)
+
+            def batches(epoch):
+                perm = torch.randperm(len(data), generator=gen).tolist()
+                for i in range(0, len(perm), self.batch_size):
+                    idx = perm[i:i + self.batch_size]
+                    if len(idx) < 2 and len(perm) > 1:
+                        continue
+                    yield collate([data[j] for j in idx]), target[idx]
+
+            fit_regressor(self.model_, batches, n_epochs, self.lr, self.weight_decay, self.loss, self.mse_weight)
+        return self
+
+    def _require_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise PredictorError(f"{type(self).__name__} is not fitted; call fit(X, y) first")
+
+    def predict(self, X: Sequence) -> np.ndarray:
+        import torch
+        from nabench.encoders.graph import collate
+
+        self._require_fitted()
+        data = self.encoder_.transform(check_graphs(X))
+        out = []
+        with torch_session(self.n_threads), torch.no_grad():
+            for i in range(0, len(data), 256):
+                out.append(self.model_(collate(data[i:i + 256])).numpy())
+        pred = np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+        return pred.astype(np.float64) * self.y_std_ + self.y_mean_
+
+    def _save_state(self, directory: Path) -> None:
+        self._require_fitted()
+        save_torch_state(directory, self.model_, {"encoder": self.encoder_.state(), "y_mean": self.y_mean_,
+                                                  "y_std": self.y_std_})
+
+    def _load_state(self, directory: Path) -> None:
+        from nabench.encoders.graph import GraphEncoder
+
+        tensors, state = load_torch_state(directory)
+        self._check_params()
+        try:
+            self.encoder_ = GraphEncoder.from_state(state["encoder"])
+            self.y_mean_, self.y_std_ = float(state["y_mean"]), float(state["y_std"])
+            self.model_ = self._new_model(self.encoder_.n_features)
+            self.model_.load_state_dict(tensors)
+        except (KeyError, RuntimeError) as e:
+            raise PredictorError(f"{directory}: saved GNN does not match its config ({e})") from e
+        self.model_.eval()
