@@ -1,0 +1,91 @@
+"""The ONNX → torch converter: same outputs as onnxruntime, same parameter count as the graph."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import TensorProto, helper
+
+from nabench.graph import from_onnx
+from nabench.normalize import build_model
+from nabench.zc.convert import ConversionError, to_torch
+
+FAST = ["nb201", "nasbench-nlp"]
+SLOW = ["nb101", "nasbench-graph", "nb301", "help-fbnet", "analognas", "ec-nas", "transnas-micro", "transnas-macro", "help-ofa"]
+
+
+def _check_against_onnxruntime(corpus, name: str) -> None:
+    import onnxruntime as ort
+
+    rec = corpus(name).records().iloc[5].to_dict()
+    model = build_model(rec, name, weights="random")
+    module = to_torch(model, seed=0)
+    assert sum(p.numel() for p in module.parameters()) == from_onnx(model).params
+    module.load_initializers(model).eval()
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    feeds = {}
+    for i in sess.get_inputs():
+        shape = [d if isinstance(d, int) else 1 for d in i.shape]
+        feeds[i.name] = (rng.random(shape, dtype=np.float32) if "float" in i.type
+                         else rng.integers(0, 5, shape).astype(np.int64))
+    ref = sess.run(None, feeds)[0]
+    with torch.no_grad():
+        out = module(*[torch.from_numpy(feeds[n]) for n in module.input_names])
+    out = (out[0] if isinstance(out, tuple) else out).numpy()
+    assert out.shape == ref.shape
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-5 * max(1.0, float(np.abs(ref).max())))
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_matches_onnxruntime(corpus, name, one_torch_thread):
+    _check_against_onnxruntime(corpus, name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SLOW)
+def test_matches_onnxruntime_large_inputs(corpus, name, one_torch_thread):
+    _check_against_onnxruntime(corpus, name)
+
+
+def test_weightless_graph_gets_fresh_seeded_weights(one_torch_thread):
+    from nabench.onnx_build.nb201 import build_nb201_bytes
+    from nabench.spaces.nb201_torch import NB201Network, n_params
+
+    cell = "|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|"
+    a, b, c = (to_torch(build_nb201_bytes(cell), seed=s) for s in (1, 1, 2))
+    assert n_params(a) == n_params(NB201Network(cell))
+    pa, pb, pc = (torch.cat([p.reshape(-1) for p in m.parameters()]) for m in (a, b, c))
+    assert torch.equal(pa, pb) and not torch.equal(pa, pc)
+    a(torch.randn(2, 3, 32, 32))
+    assert tuple(a.features.shape) == (2, 64, 8, 8)  # pre-global-pooling tensor, for zen
+
+
+def test_tied_weight_stays_one_parameter():
+    w = helper.make_tensor_value_info("w", TensorProto.FLOAT, [4, 4])
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    nodes = [helper.make_node("Gemm", ["x", "w"], ["h"], transB=1), helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("Gemm", ["r", "w"], ["y"], transB=1)]
+    model = helper.make_model(helper.make_graph(nodes, "g", [x, w], [y]), opset_imports=[helper.make_opsetid("", 17)])
+    model.metadata_props.add(key="nabench.weights", value="w")
+    m = to_torch(model, seed=0)
+    assert sum(p.numel() for p in m.parameters()) == 16 == from_onnx(model).params
+
+
+def test_bad_inputs_raise_clear_errors(tmp_path):
+    with pytest.raises(ConversionError, match="no such ONNX file"):
+        to_torch(tmp_path / "missing.onnx")
+    with pytest.raises(ConversionError, match="not a readable ONNX model"):
+        to_torch(b"\x00garbage\xff")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    model = helper.make_model(helper.make_graph([helper.make_node("Erf", ["x"], ["y"])], "g", [x], [y]),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    with pytest.raises(ConversionError, match="Erf is not supported"):
+        to_torch(model)
