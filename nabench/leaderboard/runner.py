@@ -1,0 +1,149 @@
+"""``nabench run``: train and predict a registered predictor on every split of a task.
+
+The predictions table has one row per (train size, seed, test unit): ``task, train_size, seed,
+arch_id, y_pred`` (plus ``native_id`` for tasks split by native id); rows sorted, dtypes fixed,
+the task version and predictor name in the Parquet metadata, so the same command twice writes
+the same bytes. A predictor whose constructor takes ``random_state`` gets the split's seed.
+Predictors that do not fit (``requires_fit=False``: zero-cost proxies, baselines) score every
+test unit once and are sliced per split.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from nabench.errors import NabenchError
+from nabench.leaderboard.graphs import GraphCache
+from nabench.leaderboard.tasks import Task, TaskData, load_task_data, pinned_units
+
+META_KEY = b"nabench"
+COLUMNS = ("task", "train_size", "seed", "arch_id", "y_pred")
+
+
+class RunError(NabenchError):
+    """A predictor that cannot be run on a task, or that returned unusable predictions."""
+
+
+def make_predictor(name: str, seed: int, params: dict | None = None):
+    """A fresh instance of a registered predictor with ``params`` set and the split's seed as its
+    ``random_state`` (when it has one)."""
+    from nabench.registry import predictors
+
+    est = predictors.get(name)()
+    known = est.get_params(deep=False)
+    unknown = sorted(set(params or {}) - set(known))
+    if unknown:
+        raise RunError(f"predictor {name} has no parameter(s) {unknown} (parameters: {sorted(known)})")
+    est.set_params(**(params or {}))
+    if "random_state" in known and "random_state" not in (params or {}):
+        est.set_params(random_state=seed)
+    return est
+
+
+def _graphs(cache: GraphCache, frame: pd.DataFrame, check_arch_ids: bool) -> list:
+    """ArchGraphs of the units in ``frame`` (columns corpus, native_id), in order."""
+    from nabench import corpora
+
+    out: list = [None] * len(frame)
+    for corpus_name, rows in frame.reset_index().groupby("corpus", sort=True):
+        corpus = corpora.load(corpus_name)
+        graphs = cache.get(corpus, list(rows["native_id"]))
+        if check_arch_ids:  # the pinned split must describe the graphs the predictor sees
+            pinned = pinned_units(corpus.name, corpus.version)
+            for native_id, g in zip(rows["native_id"], graphs):
+                if g.arch_id != pinned[native_id]:
+                    raise RunError(f"corpus {corpus_name}: record {native_id!r} normalizes to arch_id {g.arch_id} but the "
+                                   f"task's pinned units say {pinned[native_id]}; the graphs changed since the task was pinned")
+        for pos, g in zip(rows.index, graphs):
+            out[pos] = g
+    return out
+
+
+def _predict(est, graphs: list, where: str) -> np.ndarray:
+    y = np.asarray(est.predict(graphs), dtype=np.float64)
+    if y.shape != (len(graphs),):
+        raise RunError(f"{where}: predict returned shape {y.shape} for {len(graphs)} architectures")
+    if not np.all(np.isfinite(y)):
+        raise RunError(f"{where}: predict returned {int((~np.isfinite(y)).sum())} NaN or infinite values")
+    return y
+
+
+def run(predictor: str, task: Task, *, train_sizes: Sequence[int] | None = None, seeds: Sequence[int] | None = None,
+        params: dict | None = None, workers: int = 1, progress=None, data: TaskData | None = None) -> pd.DataFrame:
+    """The predictions of ``predictor`` on every split of ``task`` (a DataFrame, :data:`COLUMNS`)."""
+    from nabench.corpora.base import Progress
+    from nabench.registry import predictors
+
+    predictors.get(predictor)  # unknown names fail before any work
+    data = data or load_task_data(task)
+    splits = data.splits(train_sizes, seeds)
+    cache = GraphCache(workers=workers, progress=progress)
+    check = task.split_by == "arch_id"
+    test_graphs = _graphs(cache, data.test_units, check)
+    pool_graphs = test_graphs if data.rest else None
+    probe = make_predictor(predictor, 0, params)
+    requires_fit = probe.nabench_tags().requires_fit
+    cached_scores = None
+    parts = []
+    for split in (progress or Progress()).track(splits, f"{predictor} on {task.name}", total=len(splits)):
+        where = f"{predictor} on {task.name} (train size {split.train_size}, seed {split.seed})"
+        est = make_predictor(predictor, split.seed, params)
+        if requires_fit:
+            if pool_graphs is None:
+                pool_graphs = _graphs(cache, data.train_pool, check)
+            train = data.train_pool.iloc[split.train]
+            est.fit([pool_graphs[i] for i in split.train], train["y"].to_numpy())
+            y = _predict(est, [test_graphs[i] for i in split.test], where)
+        else:
+            if cached_scores is None:
+                cached_scores = _predict(est, test_graphs, where)
+            y = cached_scores[split.test]
+        test = data.test_units.iloc[split.test]
+        arch_ids = test.index if task.key == "arch_id" else pinned_units(task.corpus, task.corpus_version).loc[test.index]
+        part = pd.DataFrame({"task": task.name, "train_size": split.train_size, "seed": split.seed,
+                             "arch_id": np.asarray(arch_ids), "y_pred": y})
+        if task.key == "native_id":
+            part["native_id"] = test.index.to_numpy()
+        parts.append(part)
+    return canonical(pd.concat(parts, ignore_index=True), task)
+
+
+def canonical(frame: pd.DataFrame, task: Task) -> pd.DataFrame:
+    """Fixed column order, dtypes and row order (what makes two runs byte-identical)."""
+    cols = list(COLUMNS) + (["native_id"] if task.key == "native_id" else [])
+    frame = frame[cols].astype({"task": "str", "train_size": "int64", "seed": "int64", "arch_id": "str", "y_pred": "float64"})
+    return frame.sort_values(["train_size", "seed", task.key], kind="stable").reset_index(drop=True)
+
+
+def write_predictions(frame: pd.DataFrame, path: Path, *, task: Task, predictor: str, params: dict | None = None) -> Path:
+    """Write a predictions table as Parquet, atomically, with the task version (and the predictor
+    with its non-default ``params``) in its metadata."""
+    from nabench.leaderboard.io import write_atomic
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = {"task": task.name, "task_version": task.version, "predictor": predictor}
+    if params:
+        meta["params"] = params
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: json.dumps(meta, sort_keys=True).encode()})
+    return write_atomic(Path(path), lambda p: pq.write_table(table, p, compression="zstd"))
+
+
+def read_predictions(path: Path) -> tuple[pd.DataFrame, dict]:
+    """A predictions file and its nabench metadata (``task``, ``task_version``, ``predictor``)."""
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as e:
+        raise NabenchError(f"{path}: not a readable Parquet file ({e})") from None
+    raw = (table.schema.metadata or {}).get(META_KEY)
+    try:
+        meta = json.loads(raw) if raw else {}
+    except ValueError:
+        raise NabenchError(f"{path}: unreadable nabench metadata") from None
+    return table.to_pandas(), meta
