@@ -1,0 +1,186 @@
+"""``nabench zoo build NAME``: train a zoo entry from its recipe and write its files and card.
+
+The recipe is deterministic: architectures are grouped by ``arch_id`` (isomorphic twins never sit
+on both sides of the split), the groups are shuffled by ``numpy.random.default_rng(seed)``, the
+first ``train_size`` groups are the training set and the next ``test_size`` the held-out set the
+metrics are computed on. Each group is represented by its first native id (sorted). With
+``members > 1`` member ``k`` is trained on a bootstrap resample (``default_rng([seed, k])``) of the
+training set and the ensemble spread is the uncertainty; with one member it is trained on the
+training set as is. The training corpus's target distribution is stored as 1001 quantiles in
+``reference.json`` so that a prediction can be placed inside it offline.
+
+The output folder holds ``member-<k>/`` (each a :meth:`Predictor.save` folder: ``config.json``
+plus the predictor's native files, never pickle), ``reference.json`` and ``card.yml`` (the
+entry's registry block with every file's sha256 and size, and the recomputed metrics).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from nabench.zoo.catalog import Entry, ZooError, ZooFile
+from nabench.zoo.download import sha256_file
+
+REFERENCE_FILE = "reference.json"
+CARD_FILE = "card.yml"
+RELEASE_BASE = "https://github.com/nabench/nabench-zoo/releases/download/zoo-v1"
+N_QUANTILES = 1001
+
+
+@dataclasses.dataclass
+class Split:
+    """Training and held-out architectures of one source (native ids and targets), and every labelled target."""
+
+    train_ids: list[str]
+    test_ids: list[str]
+    y_train: np.ndarray
+    y_test: np.ndarray
+    y_all: np.ndarray  # every labelled record, for the reference distribution
+
+
+def _transform(y: pd.Series, kind: str) -> pd.Series:
+    if kind == "rank":  # within-corpus percentile in (0, 1]: comparable across spaces
+        return y.rank(method="average") / len(y)
+    return y
+
+
+def split_source(corpus, target: str, train_size: int, test_size: int, seed: int, transform: str) -> Split:
+    """The deterministic arch_id-grouped split of one corpus (see the module docstring)."""
+    y = _transform(corpus.labels(target).astype(np.float64), transform)
+    graphs = corpus.graphs()[["native_id", "arch_id"]]
+    rows = graphs[graphs["native_id"].isin(y.index)].sort_values("native_id")
+    if len(rows) < len(y):
+        raise ZooError(f"corpus {corpus.name}: {len(y) - len(rows)} labelled records are not normalized; "
+                       f"run: nabench normalize {corpus.name}")
+    reps = rows.drop_duplicates("arch_id", keep="first")
+    groups = np.sort(reps["arch_id"].to_numpy())
+    if train_size + test_size > len(groups):
+        raise ZooError(f"corpus {corpus.name}: train_size {train_size} + test_size {test_size} exceeds the "
+                       f"{len(groups)} distinct architectures labelled with {target}")
+    order = np.random.default_rng(seed).permutation(len(groups))
+    rep_of = dict(zip(reps["arch_id"], reps["native_id"]))
+    train_ids = [rep_of[a] for a in groups[order[:train_size]]]
+    test_ids = [rep_of[a] for a in groups[order[train_size:train_size + test_size]]]
+    return Split(train_ids, test_ids, y.loc[train_ids].to_numpy(), y.loc[test_ids].to_numpy(), y.to_numpy())
+
+
+def load_source(source, *, normalize_missing: bool = True, workers: int = 1):
+    """The built corpus of a source, normalized (normalizing it first when asked)."""
+    from nabench import corpora
+    from nabench.normalize import normalize, read_plan
+
+    corpus = corpora.load(source.corpus)
+    if source.version and corpus.version != source.version:
+        raise ZooError(f"entry trained on {source.corpus} {source.version}, but {corpus.version} is built")
+    if read_plan(corpus.path) is None or len(corpus.graphs()) < corpus.manifest["n_records"]:
+        if not normalize_missing:
+            raise ZooError(f"corpus {source.corpus} is not normalized; run: nabench normalize {source.corpus}")
+        normalize(source.corpus, workers=workers)
+    return corpus
+
+
+def metrics(y_true: np.ndarray, y_pred: np.ndarray, transform: str) -> dict:
+    """Held-out metrics, rounded to 6 decimals (what the registry stores and the tests recompute)."""
+    from scipy import stats
+
+    out = {"test_size": int(len(y_true)),
+           "kendall_tau_b": float(stats.kendalltau(y_true, y_pred, variant="b").statistic),
+           "spearman_rho": float(stats.spearmanr(y_true, y_pred).statistic)}
+    if transform == "none":
+        out["mae"] = float(np.mean(np.abs(y_true - y_pred)))
+        out["rmse"] = float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
+    return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in out.items()}
+
+
+def member_params(entry: Entry, predictor_cls, k: int) -> dict:
+    """The recipe's params, with the predictor's seed parameter (if any) set per member."""
+    params = dict(entry.params)
+    known = predictor_cls().get_params(deep=False)
+    for seed_name in ("random_state", "seed"):
+        if seed_name in known and seed_name not in entry.params:
+            params[seed_name] = entry.seed * 1000 + k
+    return params
+
+
+def train_members(entry: Entry, graphs: Sequence, y: np.ndarray) -> list:
+    from nabench.encoders.tabular import feature_cache
+    from nabench.registry import predictors
+
+    cls = predictors.get(entry.predictor)
+    members = []
+    with feature_cache():  # members see the same graphs: encode each once
+        for k in range(entry.members):
+            model = cls(**member_params(entry, cls, k))
+            if entry.members == 1:
+                model.fit(list(graphs), y)
+            else:
+                idx = np.random.default_rng([entry.seed, k]).integers(0, len(y), len(y))
+                model.fit([graphs[i] for i in idx], y[idx])
+            members.append(model)
+    return members
+
+
+def build(entry: Entry, out: Path, *, workers: int = 1) -> Path:
+    """Train ``entry`` from its recipe into ``out/<name>/`` (atomically); returns that folder."""
+    from nabench import __version__
+    from nabench.corpora.store import atomic_export_dir, write_atomic_text
+
+    train_graphs, test_graphs, y_train, y_test, y_all, sources = [], [], [], [], [], []
+    for source in entry.sources:
+        corpus = load_source(source, workers=workers)
+        s = split_source(corpus, source.target, entry.train_size, entry.test_size, entry.seed, entry.target_transform)
+        train_graphs += corpus.arch_graphs(s.train_ids)
+        test_graphs += corpus.arch_graphs(s.test_ids)
+        y_train.append(s.y_train)
+        y_test.append(s.y_test)
+        y_all.append(s.y_all)
+        col = corpus.column(source.target)
+        sources.append({"corpus": corpus.name, "version": corpus.version,
+                        "content_sha256": corpus.manifest["content_sha256"], "target": source.target,
+                        "unit": col.unit, "higher_is_better": col.higher_is_better})
+    y_train, y_test, y_all = (np.concatenate(a) for a in (y_train, y_test, y_all))
+
+    members = train_members(entry, train_graphs, y_train)
+    from nabench.zoo.estimator import ensemble_predict
+
+    pred, _ = ensemble_predict(members, test_graphs)
+    quantiles = np.quantile(y_all, np.linspace(0, 1, N_QUANTILES))
+
+    with atomic_export_dir(Path(out), entry.name) as folder:
+        for k, model in enumerate(members):
+            model.save(folder / f"member-{k}")
+        reference = {"target": entry.target, "records": int(len(y_all)), "quantiles": [float(v) for v in quantiles]}
+        (folder / REFERENCE_FILE).write_text(json.dumps(reference, indent=1) + "\n", encoding="utf-8")
+        files = []
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            rel = path.relative_to(folder).as_posix()
+            files.append(ZooFile(rel, f"{RELEASE_BASE}/{entry.name}/{rel}", sha256_file(path), path.stat().st_size))
+        card = card_block(entry, files, sources, metrics(y_test, pred, entry.target_transform), __version__)
+        write_atomic_text(folder / CARD_FILE, yaml.safe_dump({entry.name: card}, sort_keys=False, width=100))
+    return Path(out) / entry.name
+
+
+def card_block(entry: Entry, files: list[ZooFile], sources: list[dict], measured: dict, version: str) -> dict:
+    """The registry block of a freshly built entry (recipe and card text from ``entry``)."""
+    raw = dict(entry.raw)
+    unit = {s["unit"] for s in sources}
+    hib = {s["higher_is_better"] for s in sources}
+    raw["files"] = [dataclasses.asdict(f) for f in files]
+    raw["training"] = {
+        "sources": sources, "train_size": entry.train_size, "test_size": entry.test_size, "seed": entry.seed,
+        "split": "arch_id groups, numpy default_rng(seed) permutation; first train_size train, next test_size test",
+        "target_transform": entry.target_transform,
+        "unit": "percentile" if entry.target_transform == "rank" else (unit.pop() if len(unit) == 1 else None),
+        "higher_is_better": hib.pop() if len(hib) == 1 else True,
+    }
+    raw["metrics"] = measured
+    raw["built_with"] = f"nabench {version}"
+    return raw
+

@@ -1,0 +1,173 @@
+"""The zoo registry: ``registry.yml`` in this package, the single source of truth for entries.
+
+Each entry is named ``family.trainingdata-target`` and says which files make it up (path inside
+the entry, URL, sha256, size), whether those files ship inside the package (``embedded``), what
+it was trained on (sources: corpus, version, target column; train size, split rule, seed), how
+to train it again (``recipe``: predictor registry name, params, ensemble members), the nabench
+versions it works with, its license, its metrics on held-out architectures (recomputed by the
+tests) and its card text (intended use, limits).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from nabench.errors import NabenchError, UnknownNameError
+
+REGISTRY_FILE = "registry.yml"
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*\.[a-z0-9][a-z0-9_.-]*$")
+_REQUIRED = ("title", "family", "format", "license", "nabench_versions", "embedded", "files", "training",
+             "recipe", "metrics", "intended_use", "limits")
+
+
+class ZooError(NabenchError):
+    """A zoo entry that is unknown, malformed, incompatible or whose files do not verify."""
+
+
+@dataclass(frozen=True)
+class ZooFile:
+    path: str
+    url: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Source:
+    """One training corpus and the column that is the target."""
+
+    corpus: str
+    target: str
+    version: str | None = None
+    content_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    title: str
+    family: str
+    format: str
+    license: str
+    nabench_versions: str
+    embedded: bool
+    files: tuple[ZooFile, ...]
+    sources: tuple[Source, ...]
+    train_size: int
+    test_size: int
+    seed: int
+    target_transform: str
+    unit: str | None
+    higher_is_better: bool
+    predictor: str
+    params: dict
+    members: int
+    metrics: dict
+    intended_use: str
+    limits: str
+    raw: dict = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        """The predicted quantity, for display."""
+        if self.target_transform == "rank":
+            return "within-corpus percentile rank of " + " / ".join(s.target for s in self.sources)
+        return self.sources[0].target
+
+    def card(self) -> dict:
+        """The entry as people read it (``nabench zoo info``)."""
+        return {"name": self.name, **self.raw}
+
+
+def _parse_version(text: str) -> tuple[int, ...]:
+    parts = re.findall(r"\d+", text)
+    if not parts:
+        raise ZooError(f"not a version: {text!r}")
+    return tuple(int(p) for p in parts[:3]) + (0,) * (3 - min(3, len(parts)))
+
+
+def version_ok(version: str, spec: str) -> bool:
+    """``version`` satisfies a comma-separated spec like ``>=0.1,<0.2`` (ops >=, >, <=, <, ==)."""
+    v = _parse_version(version)
+    for clause in filter(None, (c.strip() for c in spec.split(","))):
+        m = re.fullmatch(r"(>=|<=|==|>|<)\s*([0-9][0-9.]*)", clause)
+        if not m:
+            raise ZooError(f"bad version spec clause {clause!r} in {spec!r}")
+        op, w = m.group(1), _parse_version(m.group(2))
+        ok = {">=": v >= w, "<=": v <= w, "==": v == w, ">": v > w, "<": v < w}[op]
+        if not ok:
+            return False
+    return True
+
+
+def parse_entry(name: str, raw: dict) -> Entry:
+    """An :class:`Entry` from its registry mapping, or a :class:`ZooError` naming what is wrong."""
+    if not NAME_RE.match(name):
+        raise ZooError(f"zoo entry name {name!r} is not of the form family.trainingdata-target")
+    missing = [k for k in _REQUIRED if k not in raw]
+    if missing:
+        raise ZooError(f"zoo entry {name}: missing {missing}")
+    try:
+        files = tuple(ZooFile(str(f["path"]), str(f["url"]), str(f["sha256"]), int(f["size"])) for f in raw["files"])
+        t, r = raw["training"], raw["recipe"]
+        sources = tuple(Source(str(s["corpus"]), str(s["target"]), s.get("version"), s.get("content_sha256"))
+                        for s in t["sources"])
+        entry = Entry(
+            name=name, title=str(raw["title"]), family=str(raw["family"]), format=str(raw["format"]),
+            license=str(raw["license"]), nabench_versions=str(raw["nabench_versions"]), embedded=bool(raw["embedded"]),
+            files=files, sources=sources, train_size=int(t["train_size"]), test_size=int(t["test_size"]),
+            seed=int(t["seed"]), target_transform=str(t.get("target_transform", "none")), unit=t.get("unit"),
+            higher_is_better=bool(t.get("higher_is_better", True)), predictor=str(r["predictor"]),
+            params=dict(r.get("params") or {}), members=int(r.get("members", 1)), metrics=dict(raw["metrics"] or {}),
+            intended_use=str(raw["intended_use"]).strip(), limits=str(raw["limits"]).strip(), raw=raw,
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise ZooError(f"zoo entry {name}: malformed ({type(e).__name__}: {e})") from None
+    for f in files:
+        if Path(f.path).is_absolute() or ".." in Path(f.path).parts:
+            raise ZooError(f"zoo entry {name}: file path {f.path!r} must be relative and stay inside the entry")
+        if not re.fullmatch(r"[0-9a-f]{64}", f.sha256):
+            raise ZooError(f"zoo entry {name}: {f.path} has no valid sha256")
+    if entry.target_transform not in ("none", "rank"):
+        raise ZooError(f"zoo entry {name}: target_transform must be 'none' or 'rank'")
+    if entry.embedded and not files:
+        raise ZooError(f"zoo entry {name}: an embedded entry must list its files")
+    if not sources or entry.members < 1:
+        raise ZooError(f"zoo entry {name}: needs at least one source and one member")
+    return entry
+
+
+def read_registry(text: str) -> dict[str, Entry]:
+    """Every entry of a registry document (YAML with a top-level ``entries`` mapping)."""
+    doc = yaml.safe_load(text) or {}
+    raw = doc.get("entries") if isinstance(doc, dict) else None
+    if not isinstance(raw, dict):
+        raise ZooError(f"{REGISTRY_FILE}: expected a top-level 'entries' mapping")
+    return {name: parse_entry(name, body) for name, body in raw.items()}
+
+
+@lru_cache(maxsize=1)
+def _entries() -> dict[str, Entry]:
+    return read_registry(resources.files(__package__).joinpath(REGISTRY_FILE).read_text(encoding="utf-8"))
+
+
+def names() -> list[str]:
+    return sorted(_entries())
+
+
+def entry(name: str) -> Entry:
+    entries = _entries()
+    if name not in entries:
+        raise UnknownNameError(f"no zoo entry named '{name}' (known: {', '.join(sorted(entries)) or 'none'})")
+    return entries[name]
+
+
+def embedded_dir(name: str) -> Path:
+    """Where an embedded entry's files ship inside the package."""
+    return Path(str(resources.files(__package__).joinpath("embedded", name)))

@@ -1,0 +1,142 @@
+"""The registry and the estimators that ship inside the package (trained on AnalogNAS-Bench).
+
+They must load with no network and no download, predict on the corpus's own ONNX graphs with a
+real correlation to the measured accuracy, work on ONNX files exported from ordinary PyTorch
+models, and export to ONNX with the same predictions.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from scipy import stats
+from test_archgraph import exported
+
+from nabench import zoo
+from nabench.graph import from_onnx
+from nabench.registry import predictors
+from nabench.zoo.build import RELEASE_BASE
+from nabench.zoo.catalog import NAME_RE, ZooError, read_registry, version_ok
+from nabench.zoo.onnx_export import OnnxEstimator, export
+
+EMBEDDED = ("xgb.analognas-cifar10-analog", "gnn.analognas-cifar10-analog")
+TARGET = "cifar10__test_acc_analog__final"
+
+
+def test_registry_is_consistent():
+    names = zoo.names()
+    assert set(EMBEDDED) <= set(names)
+    assert {"xgb.nb201-cifar10", "xgb.nb201-cifar100", "xgb.nb201-imagenet16"} <= set(names)
+    assert sum(n.startswith("xgb.nb201-latency-") for n in names) >= 3
+    assert any(e.target_transform == "rank" and len(e.sources) > 1 for e in map(zoo.entry, names))
+    known = set(predictors.names())
+    for name in names:
+        e = zoo.entry(name)
+        assert NAME_RE.match(name) and e.predictor in known
+        assert e.intended_use and e.limits and e.license
+        assert version_ok("0.1.0", e.nabench_versions)
+        for f in e.files:
+            assert f.url == f"{RELEASE_BASE}/{name}/{f.path}"
+        if e.files:  # built: the card's metrics were measured on held-out architectures
+            assert {"kendall_tau_b", "spearman_rho", "test_size"} <= set(e.metrics)
+    for name in EMBEDDED:
+        e = zoo.entry(name)
+        assert e.embedded and e.sources[0].corpus == "analognas" and e.sources[0].target == TARGET
+        zoo.verify(e, zoo.embedded_dir(name))
+        assert sum(f.size for f in e.files) < 400_000  # small enough to ship in the wheel
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("entries: []", "entries"),
+    ("entries: {Bad Name: {}}", "not of the form"),
+    ("entries: {x.y: {title: t}}", "missing"),
+])
+def test_malformed_registries_are_refused(text, problem):
+    with pytest.raises(ZooError, match=problem):
+        read_registry(text)
+
+
+def test_file_paths_must_stay_inside_the_entry():
+    import yaml
+
+    block = zoo.entry(EMBEDDED[0]).raw
+    bad = yaml.safe_dump({"entries": {"x.y": {**block, "files": [{**block["files"][0], "path": "../../etc/passwd"}]}}})
+    with pytest.raises(ZooError, match="relative"):
+        read_registry(bad)
+
+
+def test_version_ranges():
+    assert version_ok("0.1.0", ">=0.1,<0.2") and not version_ok("0.2.0", ">=0.1,<0.2")
+    assert version_ok("1.2.3", "==1.2.3") and not version_ok("1.2", ">1.2")
+    with pytest.raises(ZooError):
+        version_ok("0.1.0", "~=0.1")
+
+
+@pytest.fixture(scope="module")
+def sample(corpus):
+    """200 AnalogNAS-Bench cells (random, seeded), normalized, with their measured accuracy."""
+    from nabench.normalize import normalize
+
+    c = corpus("analognas")
+    ids = list(c.records()["native_id"].sample(200, random_state=7))
+    normalize("analognas", ids=ids)
+    return c.arch_graphs(ids), c.labels(TARGET).loc[ids].to_numpy()
+
+
+@pytest.fixture(scope="module")
+def user_graphs():
+    return [from_onnx(exported(name)[1]) for name in ("resnet", "mobilenet", "transformer")]
+
+
+@pytest.mark.parametrize("name", EMBEDDED)
+def test_embedded_estimator_predicts_measured_accuracy(name, sample, fresh_home):
+    model = zoo.load(name)
+    graphs, y = sample
+    p = model.predict_full(graphs)
+    assert not (fresh_home / "zoo").exists()  # nothing downloaded, nothing cached
+    # The sample overlaps the training set (1,000 of 15,625 cells): this checks the shipped files
+    # work; the held-out numbers are the card's, recomputed by the slow rebuild test.
+    assert stats.kendalltau(y, p.prediction).statistic > 0.55
+    assert np.all(p.uncertainty >= 0) and np.median(p.uncertainty) > 0
+    assert np.all((p.percentile >= 0) & (p.percentile <= 100))
+    assert stats.spearmanr(p.prediction, p.percentile).statistic > 0.99
+    measured_pct = 100 * np.searchsorted(model.reference, y, side="right") / len(model.reference)
+    assert stats.spearmanr(measured_pct, p.percentile).statistic > 0.7
+
+
+def test_the_two_embedded_estimators_agree(sample):
+    a, b = (zoo.load(n).predict(sample[0]) for n in EMBEDDED)
+    assert stats.kendalltau(a, b).statistic > 0.6
+
+
+@pytest.mark.parametrize("name", EMBEDDED)
+def test_embedded_estimators_on_real_world_models_and_their_onnx_export(name, sample, user_graphs, tmp_path):
+    model = zoo.load(name)
+    p = model.predict_full(user_graphs)
+    assert np.all(np.isfinite(p.prediction)) and np.all(np.isfinite(p.uncertainty))
+    runner = OnnxEstimator(export(model, tmp_path / "m.onnx"))
+    graphs = sample[0][:40] + user_graphs
+    np.testing.assert_allclose(runner.predict(graphs), model.predict(graphs), rtol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", EMBEDDED)
+def test_rebuilding_an_embedded_entry_gives_its_files_and_metrics(name, corpus, tmp_path):
+    """The full recipe (normalizes all 15,625 cells first): same metrics, same predictions."""
+    import yaml
+
+    from nabench.zoo.build import CARD_FILE, build
+
+    corpus("analognas")
+    e = zoo.entry(name)
+    folder = build(e, tmp_path, workers=2)
+    block = yaml.safe_load((folder / CARD_FILE).read_text())[name]
+    for k, v in e.metrics.items():
+        assert block["metrics"][k] == pytest.approx(v, abs=1e-6), k
+    rebuilt, shipped = zoo.load_dir(folder), zoo.load(name)
+    graphs = [from_onnx(exported(n)[1]) for n in ("resnet", "mobilenet")]
+    np.testing.assert_allclose(rebuilt.predict(graphs), shipped.predict(graphs), rtol=0, atol=1e-6)
+    same = {f["path"] for f in block["files"]} == {f.path for f in e.files}
+    assert same and re.fullmatch(r"nabench \S+", block["built_with"])
