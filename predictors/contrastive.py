@@ -32,13 +32,13 @@ from nabench.predictors.base import (
     Predictor,
     PredictorError,
     PredictorTags,
+    check_graphs,
     check_targets,
 )
 from nabench.predictors.gnn import (
     CONVS,
     build_gnn,
     check_choice,
-    check_graphs,
     load_torch_state,
     save_torch_state,
     torch_session,

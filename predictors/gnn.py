@@ -29,6 +29,7 @@ from nabench.predictors.base import (
     Predictor,
     PredictorError,
     PredictorTags,
+    check_graphs,
     check_targets,
 )
 
@@ -83,19 +84,6 @@ def ranking_loss(pred, target, loss: str, mse_weight: float):
         else:
             rank = F.relu(0.1 - sign_p).mean()
     return rank + mse_weight * mse
-
-
-def check_graphs(X: Any) -> list:
-    """``X`` as a list of ArchGraph, or a :class:`PredictorError` naming the first bad item."""
-    from nabench.graph import ArchGraph
-
-    if isinstance(X, (ArchGraph, str, bytes)) or not hasattr(X, "__len__"):
-        raise PredictorError(f"X must be a sequence of ArchGraph, got {type(X).__name__}")
-    X = list(X)
-    for i, g in enumerate(X):
-        if not isinstance(g, ArchGraph):
-            raise PredictorError(f"X[{i}] is a {type(g).__name__}, not an ArchGraph (use nabench.graph.from_onnx)")
-    return X
 
 
 def check_choice(name: str, value: Any, choices: Sequence) -> None:

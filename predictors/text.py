@@ -24,12 +24,12 @@ from nabench.predictors.base import (
     Predictor,
     PredictorError,
     PredictorTags,
+    check_graphs,
     check_targets,
 )
 from nabench.predictors.gnn import (
     LOSSES,
     check_choice,
-    check_graphs,
     fit_regressor,
     load_torch_state,
     resolve_epochs,

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from nabench.predictors.base import Predictor, PredictorError, PredictorTags, check_targets
+from nabench.predictors.base import Predictor, PredictorError, PredictorTags, check_graphs, check_targets
 
 STATE_FILE = "zc.json"
 
@@ -79,23 +79,15 @@ class ZeroCostPredictor(Predictor):
 
     def fit(self, X: Sequence, y: Any) -> "ZeroCostPredictor":
         check_targets(X, y)
-        self._check_graphs(X)
+        check_graphs(X)
         self._names()
         return self
-
-    @staticmethod
-    def _check_graphs(X: Sequence) -> None:
-        from nabench.graph import ArchGraph
-
-        for i, g in enumerate(X):
-            if not isinstance(g, ArchGraph):
-                raise PredictorError(f"X[{i}] is a {type(g).__name__}, not an ArchGraph")
 
     def predict(self, X: Sequence) -> np.ndarray:
         from nabench.zc import data, proxies as P
         from nabench.zc.compute import _cell_seed, score_cell
 
-        self._check_graphs(X)
+        X = check_graphs(X)
         names = self._names()
         batch = None
         if any(P.get(n).needs_data for n in names):
