@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -41,6 +39,7 @@ import pandas as pd
 
 from nabench import __version__
 from nabench.corpora.base import KEY_COLUMNS, Progress
+from nabench.corpora.store import write_atomic, write_atomic_text
 from nabench.errors import NabenchError, UnknownNameError
 from nabench.registry import spaces
 
@@ -154,22 +153,10 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
                       "n_nodes": "int64", "depth": "int64", "onnx_bytes": "int64"})
 
 
-def _write_atomic_parquet(df: pd.DataFrame, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        df.to_parquet(tmp, index=False)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _work_shard(task: tuple[str, str, list[dict]]) -> int:
     corpus, path, records = task
-    _write_atomic_parquet(_frame([normalize_record(r, corpus) for r in records]), Path(path))
+    frame = _frame([normalize_record(r, corpus) for r in records])
+    write_atomic(Path(path), lambda p: frame.to_parquet(p, index=False))
     return len(records)
 
 
@@ -229,8 +216,6 @@ def normalize(corpus_name: str, *, workers: int = 1, progress: Progress | None =
                 if p.is_file():
                     p.unlink()
         out.mkdir(parents=True, exist_ok=True)
-        from nabench.corpora.store import write_atomic_text
-
         write_atomic_text(out / PLAN, json.dumps(plan, indent=2) + "\n")
     for p in out.glob(".part-*.part"):  # temporary files of a killed run
         p.unlink(missing_ok=True)

@@ -17,7 +17,7 @@ import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import pandas as pd
 
@@ -55,19 +55,28 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic_text(path: Path, text: str) -> None:
-    """Write a text file via a temporary sibling and a rename."""
+def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
+    """Call ``write(tmp)`` on a temporary sibling of ``path``, fsync it, then rename it into place;
+    on any failure the temporary file is removed and ``path`` is left as it was."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        write(Path(tmp))
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
+
+
+def write_atomic_text(path: Path, text: str) -> Path:
+    """Write a UTF-8 text file atomically (see :func:`write_atomic`)."""
+    return write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
 def make_build_dir(parent: Path, prefix: str) -> Path:

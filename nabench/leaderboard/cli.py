@@ -51,7 +51,7 @@ def run_cmd(
     """Train and predict a predictor on every split of a task; write the predictions (Parquet)."""
     from nabench import __version__
     from nabench.cli import BarProgress, err
-    from nabench.leaderboard.io import write_text_atomic
+    from nabench.corpora.store import write_atomic_text
     from nabench.leaderboard.runner import run, write_predictions
     from nabench.leaderboard.submissions import run_info_path
     from nabench.leaderboard.tasks import get_task
@@ -64,7 +64,7 @@ def run_cmd(
                 params=params, workers=workers, progress=BarProgress())
     wall = time.perf_counter() - start
     write_predictions(frame, out, task=t, predictor=predictor, params=params)
-    write_text_atomic(run_info_path(out), json.dumps({
+    write_atomic_text(run_info_path(out), json.dumps({
         "predictor": predictor, "task": t.name, "task_version": t.version, "wall_time_s": round(wall, 2),
         "hardware": f"{platform.machine()} CPU, {os.cpu_count()} cores", "nabench_version": __version__,
         "load_avg_1m": round(os.getloadavg()[0], 2)}, indent=2) + "\n")

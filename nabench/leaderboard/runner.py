@@ -125,7 +125,7 @@ def canonical(frame: pd.DataFrame, task: Task) -> pd.DataFrame:
 def write_predictions(frame: pd.DataFrame, path: Path, *, task: Task, predictor: str, params: dict | None = None) -> Path:
     """Write a predictions table as Parquet, atomically, with the task version (and the predictor
     with its non-default ``params``) in its metadata."""
-    from nabench.leaderboard.io import write_atomic
+    from nabench.corpora.store import write_atomic
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
     meta = {"task": task.name, "task_version": task.version, "predictor": predictor}

@@ -365,7 +365,7 @@ def build(root: Path, *, corpora: Iterable[str] | None = None, tasks: Iterable[s
     """Score every submission under ``root`` and write results + site (all or nothing)."""
     from nabench import __version__
     from nabench.corpora.store import make_build_dir, replace_dir_atomically
-    from nabench.leaderboard.io import write_text_atomic
+    from nabench.corpora.store import write_atomic_text
 
     root = Path(root)
     notes: list[str] = []
@@ -385,12 +385,12 @@ def build(root: Path, *, corpora: Iterable[str] | None = None, tasks: Iterable[s
     try:
         render(build_dir, summary, cards, notes)
         results = summary.round(6)
-        write_text_atomic(root / "results.csv", results.to_csv(index=False, lineterminator="\n"))
+        write_atomic_text(root / "results.csv", results.to_csv(index=False, lineterminator="\n"))
         doc = {"nabench_version": __version__, "metrics": list(METRICS), "notes": notes,
                "tasks": {t.name: {"version": t.version, "family": t.family} for t in all_tasks().values()},
                "results": json.loads(results.to_json(orient="records")),
                "reported": reported_rows()}
-        write_text_atomic(root / "results.json", json.dumps(doc, indent=1, default=str) + "\n")
+        write_atomic_text(root / "results.json", json.dumps(doc, indent=1, default=str) + "\n")
         replace_dir_atomically(build_dir, root / SITE)
     except BaseException:
         shutil.rmtree(build_dir, ignore_errors=True)

@@ -248,7 +248,7 @@ def submit(key: str, predictions: Sequence[Path], *, root: Path, card: dict | No
     """Check ``predictions`` (and the card: given, or made for ``predictor``) and write
     ``<root>/submissions/<key>/`` atomically; returns the folder."""
     from nabench.corpora.store import make_build_dir, replace_dir_atomically
-    from nabench.leaderboard.io import write_text_atomic
+    from nabench.corpora.store import write_atomic_text
 
     if not key or not all(c.isalnum() or c in "-_." for c in key) or key.startswith("."):
         raise SubmissionError(f"submission key {key!r}: use letters, digits, '-', '_' and '.'")
@@ -281,7 +281,7 @@ def submit(key: str, predictions: Sequence[Path], *, root: Path, card: dict | No
     build = make_build_dir(final.parent, f".build-{key}-")
     try:
         (build / PREDICTIONS).mkdir()
-        write_text_atomic(build / CARD, yaml.safe_dump(card, sort_keys=False, allow_unicode=True))
+        write_atomic_text(build / CARD, yaml.safe_dump(card, sort_keys=False, allow_unicode=True))
         for name, file in checked.items():
             shutil.copyfile(file, build / PREDICTIONS / f"{name}.parquet")
         validate_submission(build)  # every split scored before anything is replaced

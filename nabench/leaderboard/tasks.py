@@ -335,7 +335,7 @@ def pin_units(corpus_name: str, *, workers: int = 1, progress=None) -> Path:
     """Normalize the records the shipped tasks use and write the corpus units file (native_id, arch_id)."""
     from nabench import corpora
     from nabench.leaderboard.graphs import ensure_normalized
-    from nabench.leaderboard.io import write_atomic
+    from nabench.corpora.store import write_atomic
 
     corpus = corpora.load(corpus_name)
     ids = needed_native_ids(corpus_name)

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import pandas as pd
 
+from nabench.corpora.store import write_atomic
 from nabench.errors import NabenchError
 from nabench.zc import proxies as P
 
@@ -42,18 +43,6 @@ def run_dir(corpus, dataset: str, batch_size: int, seed: int) -> Path:
 
 def shard_path(out: Path, k: int) -> Path:
     return out / f"shard-{k:05d}.parquet"
-
-
-def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _cell_seed(seed: int, native_id: str) -> int:
@@ -212,7 +201,7 @@ def compute_corpus(corpus_name: str, proxies: Sequence[str], *, out: str | Path 
                                "use another --out or remove it")
     else:
         text = json.dumps({"config": config, "batch": info, "nabench_version": __version__}, indent=2) + "\n"
-        _write_atomic(run_file, lambda p: p.write_text(text, encoding="utf-8"))
+        write_atomic(run_file, lambda p: p.write_text(text, encoding="utf-8"))
     n_shards = (len(records) + shard_size - 1) // shard_size
     todo = [k for k in range(n_shards) if not shard_path(out, k).exists()]
     cols = list(records.columns)
@@ -227,7 +216,7 @@ def compute_corpus(corpus_name: str, proxies: Sequence[str], *, out: str | Path 
     if progress:
         progress(done, n_shards)
     for k, frame in run(tasks(), config, workers):
-        _write_atomic(shard_path(out, k), lambda p, f=frame: f.to_parquet(p, index=False))
+        write_atomic(shard_path(out, k), lambda p, f=frame: f.to_parquet(p, index=False))
         done += 1
         if progress:
             progress(done, n_shards)
