@@ -50,11 +50,10 @@ class ToyImporter(Importer):
                            source_files={"test_store.py": Path(__file__)})
 
 
-registry.register("toy")(ToyImporter)
-
-
 @pytest.fixture(autouse=True)
-def reset_toy(fresh_home):
+def reset_toy(fresh_home, monkeypatch):
+    """Register the toy corpus for each test of this file only, so other files never see it."""
+    monkeypatch.setitem(registry._registered, "toy", ToyImporter)
     ToyImporter.frame = toy_frame()
     ToyImporter.fail = None
     yield
