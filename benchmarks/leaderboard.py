@@ -1,16 +1,21 @@
-"""Leaderboard speed: building from existing predictions, and the built-in run on NB201 CIFAR-10.
+"""Leaderboard speed: building from existing predictions, and the built-in runs that fill it.
 
     NABENCH_HOME=... python benchmarks/leaderboard.py build               # time `leaderboard build` on leaderboard/
     NABENCH_HOME=... python benchmarks/leaderboard.py run --predictors params flops xgb [--seeds 0 1]
+    NABENCH_HOME=... python benchmarks/leaderboard.py run --tasks nb201-cifar10 analognas-analog \\
+        --proxies synflow snip --submit                                  # every built-in + proxies, submitted
 
 ``build`` copies the repository's ``leaderboard/`` to a temporary folder and times a full build
 (every submission's predictions scored by the evaluator, results and site written), twice.
-``run`` times ``nabench.leaderboard.runner.run`` of each predictor on ``nb201-cifar10`` (all 5
-train sizes, the task's 10 seeds unless ``--seeds``), after loading the task's graphs once
-(timed separately; it normalizes NB201 first if needed), and scores the predictions. The
-1-minute load average before and after each step is recorded: on a shared machine times are
-upper bounds. Results: ``benchmarks/results/leaderboard.md`` (the section of the mode run is
-replaced, the other kept).
+``run`` times ``nabench.leaderboard.runner.run`` of each predictor (default: every registered
+one but ``zc``; ``--proxies`` adds the ``zc`` predictor once per proxy) on each task (default
+``nb201-cifar10``: all train sizes, the task's 10 seeds unless ``--seeds``), after loading the
+task's graphs once (timed separately; it normalizes the corpus first if needed), and scores the
+predictions. ``--submit`` then writes ``leaderboard/submissions/<key>/`` for each entry (key =
+predictor name, or ``zc-<proxy>``), keeping its predictions for tasks not run now. The 1-minute
+load average before and after each step is recorded: on a shared machine times are upper
+bounds. Results: ``benchmarks/results/leaderboard.md`` (the section of each task run is
+replaced, the others kept).
 """
 
 from __future__ import annotations
@@ -60,48 +65,88 @@ def bench_build() -> str:
             + "\n".join(rows) + "\n")
 
 
-def bench_run(predictors: list[str], seeds: list[int] | None) -> str:
+#: not run by default: ``mean`` predicts one constant, whose rank correlations are undefined (the
+#: evaluator refuses it); ``zc`` runs once per ``--proxies`` entry
+UNRANKED = ("mean", "zc")
+
+
+def entries(predictors: list[str], proxies: list[str]) -> list[tuple[str, str, dict]]:
+    """(submission key, registered predictor, params): predictors as they are, each proxy as the
+    ``zc`` predictor with ``proxy=NAME``."""
+    return [(p, p, {}) for p in predictors] + [(f"zc-{p}", "zc", {"proxy": p}) for p in proxies]
+
+
+def bench_run(task_name: str, runs: list[tuple[str, str, dict]], seeds: list[int] | None, out_dir: Path | None) -> str:
+    """Time every entry of ``runs`` on ``task_name``; with ``out_dir``, also write each entry's
+    predictions (and run sidecar) to ``out_dir/<key>/<task>.parquet``."""
     from nabench.leaderboard.graphs import GraphCache
-    from nabench.leaderboard.runner import _graphs, run
+    from nabench.leaderboard.runner import _graphs, run, write_predictions, write_run_info
     from nabench.leaderboard.submissions import score_predictions
     from nabench.leaderboard.tasks import get_task, load_task_data
 
-    task = get_task("nb201-cifar10")
+    task = get_task(task_name)
     data = load_task_data(task)
     before = load()
     start = time.perf_counter()
     _graphs(GraphCache(), data.test_units, True)
-    _graphs(GraphCache(), data.train_pool, True)
+    if data.rest:
+        _graphs(GraphCache(), data.train_pool, True)
     prep = time.perf_counter() - start
-    rows = [f"| (normalize if needed + load {len(data.test_units) + len(data.train_pool)} graphs, once) | – | "
-            f"{prep:.1f} | – | – | – | – | – | {before} / {load()} |"]
+    n_graphs = len(data.test_units) + (len(data.train_pool) if data.rest else 0)
+    sizes = task.train_sizes
+    blank = " | ".join("–" for _ in sizes)
+    rows = [f"| (normalize if needed + load {n_graphs} graphs, once) | – | {prep:.1f} | {blank} | {before} / {load()} |"]
     total = prep
     n_seeds = len(seeds) if seeds else len(task.seeds)
 
     def section() -> str:
-        return (f"## Built-in run on nb201-cifar10 (5 sizes x {n_seeds} seeds; target: all predictors <= 30 min)\n\n"
-                f"- command: `python {' '.join(sys.argv)}`\n{header()}- total wall time so far: {total:.1f} s\n\n"
-                "| predictor | splits | s | Kendall tau-b N=78 | 156 | 469 | 781 | 1563 | load 1m before / after |\n"
-                "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
+        return (f"## Built-in run on {task.name} ({len(sizes)} sizes x {n_seeds} seeds"
+                f"{'; target: all predictors <= 30 min' if task.name == 'nb201-cifar10' else ''})\n\n"
+                f"- command: `python {' '.join(sys.argv)}`\n{header()}- total wall time: {total:.1f} s "
+                f"({total / 60:.1f} min)\n\n"
+                f"| predictor | splits | s | Kendall tau-b N={' | '.join(map(str, sizes))} | load 1m before / after |\n"
+                f"|{'---|' * (len(sizes) + 4)}\n" + "\n".join(rows) + "\n")
 
     write_section(section())
-    for name in predictors:
+    for key, name, params in runs:
         before = load()
         start = time.perf_counter()
         try:
-            frame = run(name, task, seeds=seeds)
+            frame = run(name, task, seeds=seeds, params=params)
+            wall = time.perf_counter() - start
+            scores = score_predictions(frame, task, data, key).groupby("train_size")["kendall_tau_b"]
         except Exception as e:  # a predictor that fails is recorded, not hidden
-            rows.append(f"| {name} | failed: {type(e).__name__}: {str(e)[:120]} | | | | | | | |")
+            rows.append(f"| {key} | failed: {type(e).__name__}: {str(e)[:120]} |{' |' * (len(sizes) + 2)}")
             write_section(section())
             continue
-        wall = time.perf_counter() - start
         total += wall
-        scores = score_predictions(frame, task, data, name).groupby("train_size")["kendall_tau_b"]
+        if out_dir is not None:
+            file = out_dir / key / f"{task.name}.parquet"
+            file.parent.mkdir(parents=True, exist_ok=True)
+            write_predictions(frame, file, task=task, predictor=name, params=params)
+            write_run_info(file, predictor=name, task=task, wall_time_s=wall)
         m, s = scores.mean(), scores.std(ddof=1)
-        cells = " | ".join(f"{m[n]:.3f} ± {s[n]:.3f}" for n in task.train_sizes)
-        rows.append(f"| {name} | {frame.groupby(['train_size', 'seed']).ngroups} | {wall:.1f} | {cells} | {before} / {load()} |")
+        cells = " | ".join(f"{m[n]:.3f} ± {s[n]:.3f}" for n in sizes)
+        rows.append(f"| {key} | {frame.groupby(['train_size', 'seed']).ngroups} | {wall:.1f} | {cells} | {before} / {load()} |")
         write_section(section())  # after each predictor, so a long run leaves what it measured
     return section()
+
+
+def submit_all(out_dir: Path, runs: list[tuple[str, str, dict]]) -> list[Path]:
+    """Replace ``leaderboard/submissions/<key>`` with the new predictions of each entry, keeping the
+    predictions it already had for tasks not run now."""
+    from nabench.leaderboard.submissions import PREDICTIONS, submit
+
+    root = REPO / "leaderboard"
+    written = []
+    for key, name, params in runs:
+        new = {f.stem: f for f in sorted((out_dir / key).glob("*.parquet"))}
+        if not new:
+            continue
+        old = {f.stem: f for f in sorted((root / "submissions" / key / PREDICTIONS).glob("*.parquet"))}
+        files = [new.get(t) or old[t] for t in sorted(set(old) | set(new))]
+        written.append(submit(key, files, root=root, predictor=name, replace=True))
+    return written
 
 
 def write_section(section: str) -> None:
@@ -119,15 +164,28 @@ def main() -> None:
     sub = ap.add_subparsers(dest="mode", required=True)
     sub.add_parser("build")
     r = sub.add_parser("run")
-    r.add_argument("--predictors", nargs="+", help="default: every registered predictor")
+    r.add_argument("--tasks", nargs="+", default=["nb201-cifar10"])
+    r.add_argument("--predictors", nargs="*", help="default: every registered predictor except zc")
+    r.add_argument("--proxies", nargs="*", default=[], help="zero-cost proxies, run as the zc predictor")
     r.add_argument("--seeds", nargs="+", type=int)
+    r.add_argument("--submit", action="store_true", help="write leaderboard/submissions/<key> for every entry run")
     args = ap.parse_args()
+    if args.mode == "run" and args.submit and args.seeds:
+        ap.error("--submit needs every seed of the task; drop --seeds")
     if args.mode == "build":
         write_section(bench_build())
     else:
         from nabench.registry import predictors
 
-        write_section(bench_run(args.predictors or predictors.names(), args.seeds))
+        names = args.predictors if args.predictors is not None else [p for p in predictors.names() if p not in UNRANKED]
+        runs = entries(names, args.proxies)
+        with tempfile.TemporaryDirectory() as tmp:
+            out_dir = Path(tmp) if args.submit else None
+            for task in args.tasks:
+                write_section(bench_run(task, runs, args.seeds, out_dir))
+            if out_dir is not None:
+                for path in submit_all(out_dir, runs):
+                    print(path)
     print(RESULTS)
 
 

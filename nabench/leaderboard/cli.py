@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -49,11 +46,8 @@ def run_cmd(
     workers: int = typer.Option(1, "--workers", "-j", help="Processes for normalizing and loading graphs."),
 ) -> None:
     """Train and predict a predictor on every split of a task; write the predictions (Parquet)."""
-    from nabench import __version__
     from nabench.cli import BarProgress, err
-    from nabench.corpora.store import write_atomic_text
-    from nabench.leaderboard.runner import run, write_predictions
-    from nabench.leaderboard.submissions import run_info_path
+    from nabench.leaderboard.runner import run, write_predictions, write_run_info
     from nabench.leaderboard.tasks import get_task
 
     t = get_task(task)
@@ -64,10 +58,7 @@ def run_cmd(
                 params=params, workers=workers, progress=BarProgress())
     wall = time.perf_counter() - start
     write_predictions(frame, out, task=t, predictor=predictor, params=params)
-    write_atomic_text(run_info_path(out), json.dumps({
-        "predictor": predictor, "task": t.name, "task_version": t.version, "wall_time_s": round(wall, 2),
-        "hardware": f"{platform.machine()} CPU, {os.cpu_count()} cores", "nabench_version": __version__,
-        "load_avg_1m": round(os.getloadavg()[0], 2)}, indent=2) + "\n")
+    write_run_info(out, predictor=predictor, task=t, wall_time_s=wall)
     err.print(f"{len(frame)} predictions in {wall:.1f} s")
     sys.stdout.write(f"{out}\n")
 

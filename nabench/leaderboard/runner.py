@@ -135,6 +135,22 @@ def write_predictions(frame: pd.DataFrame, path: Path, *, task: Task, predictor:
     return write_atomic(Path(path), lambda p: pq.write_table(table, p, compression="zstd"))
 
 
+def write_run_info(predictions: Path, *, predictor: str, task: Task, wall_time_s: float) -> Path:
+    """The sidecar next to a predictions file (wall time, hardware, load) that ``submit`` reads
+    for the card's ``wall_time_s``."""
+    import os
+    import platform
+
+    from nabench import __version__
+    from nabench.corpora.store import write_atomic_text
+    from nabench.leaderboard.submissions import run_info_path
+
+    return write_atomic_text(run_info_path(predictions), json.dumps({
+        "predictor": predictor, "task": task.name, "task_version": task.version, "wall_time_s": round(wall_time_s, 2),
+        "hardware": f"{platform.machine()} CPU, {os.cpu_count()} cores", "nabench_version": __version__,
+        "load_avg_1m": round(os.getloadavg()[0], 2)}, indent=2) + "\n")
+
+
 def read_predictions(path: Path) -> tuple[pd.DataFrame, dict]:
     """A predictions file and its nabench metadata (``task``, ``task_version``, ``predictor``)."""
     try:
