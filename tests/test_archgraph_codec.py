@@ -1,15 +1,16 @@
-"""nabench.graph.codec: the stored JSON form of an ArchGraph decodes to exactly what from_onnx gives."""
+"""nabench.graph.codec: the stored form of an ArchGraph decodes to exactly what from_onnx gives."""
 
 from __future__ import annotations
 
 import json
+import struct
 
 import onnx
 import pytest
 from onnx import TensorProto, helper
 
 from nabench.graph import GraphError, arch_id, from_onnx
-from nabench.graph.codec import dumps, loads
+from nabench.graph.codec import CODEC_VERSION, MAGIC, dumps, loads
 from nabench.onnx_build.nb201 import build_nb201_bytes
 
 from test_archgraph import MODELS, exported
@@ -60,6 +61,15 @@ def test_roundtrip_is_exact(name):
     assert dumps(back) == dumps(g)  # deterministic
 
 
+def test_layout():
+    g = from_onnx(build_nb201_bytes(CELLS[0]))
+    assert GOOD.startswith(MAGIC + bytes([CODEC_VERSION, 4]))  # small graphs: 32-bit numbers
+    b = dumps(g)
+    n_head, n_kinds = struct.unpack_from("<II", b, 6)
+    kinds = b[14 + n_head:14 + n_head + n_kinds].split(b"\n")
+    assert len(g.nodes) == 340 and len(kinds) == 22  # nodes of one kind share a line
+
+
 def test_decoded_graphs_do_not_share_mutable_state():
     b = dumps(from_onnx(build_nb201_bytes(CELLS[0])))
     one, two = loads(b), loads(b)
@@ -68,8 +78,17 @@ def test_decoded_graphs_do_not_share_mutable_state():
     assert "x" not in two.metadata and two.nodes[0].attrs["pads"] == [1, 1, 1, 1]
 
 
-@pytest.mark.parametrize("bad", [b"", b"not json", b"[]", json.dumps({"v": 99}).encode(),
-                                 json.dumps({"v": 1, "nodes": [[1]]}).encode()])
+GOOD = dumps(from_onnx(build_nb201_bytes(CELLS[2])))
+
+
+@pytest.mark.parametrize("bad", [
+    b"", b"not json", b"[]", json.dumps({"v": 99}).encode(), json.dumps({"v": 1, "nodes": [[1]]}).encode(),
+    GOOD[:7], GOOD[:len(GOOD) // 2], GOOD[:-4], GOOD[:-1], GOOD + b"\0" * 4,
+    GOOD[:4] + bytes([CODEC_VERSION + 1]) + GOOD[5:],  # another version
+    GOOD[:5] + b"\x03" + GOOD[6:],  # bad number width
+    b"XBAG" + GOOD[4:],  # bad magic
+    GOOD.replace(b'"counts":[', b'"counts":[1,', 1),  # counts that do not add up
+])
 def test_bad_input_is_a_graph_error(bad):
     with pytest.raises(GraphError, match="not an encoded ArchGraph"):
         loads(bad)

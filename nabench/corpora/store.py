@@ -238,7 +238,7 @@ class Corpus:
 
         return from_onnx(self.onnx(key))
 
-    def arch_graphs(self, ids: Sequence[str] | None = None, workers: int = 1) -> list:
+    def arch_graphs(self, ids: Sequence[str] | None = None) -> list:
         """The :class:`~nabench.graph.ArchGraph` of every normalized record, in :meth:`graphs` order
         (or of the records with native ids ``ids``, in that order); needs ``nabench normalize`` first.
 
@@ -246,8 +246,8 @@ class Corpus:
         carries the record's identity in ``graph.metadata`` (keys ``arch_id``, ``native_id``,
         ``corpus``, ``space``); ``graph.arch_id`` is the arch id. Graphs are decoded from the
         :mod:`nabench.graph.codec` form stored by ``normalize`` (tables normalized by an older
-        nabench are read from their ONNX). ``workers > 1`` decodes in that many processes (same
-        graphs, same order; worth it from a few thousand graphs on).
+        nabench are read from their ONNX). Decoding is single-process: sending decoded graphs back
+        from worker processes would cost more than decoding them.
         """
         from nabench.normalize import ARCHGRAPH, has_archgraphs, read_graphs
 
@@ -262,7 +262,7 @@ class Corpus:
                 raise NabenchError(f"corpus {self.name}: no normalized record(s) {missing[:5]}"
                                    f"{' ...' if len(missing) > 5 else ''}")
             blobs = [blobs[row[str(k)]] for k in ids]
-        return _decode_graphs(blobs, fast, workers)
+        return _decode_graphs(blobs, fast)
 
     def labels(self, column: str | None = None, **parts: str) -> pd.Series:
         """One measured column, by name or by its parts (dataset=, split=, metric=, fidelity=, device=).
@@ -314,24 +314,12 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _decode_chunk(task: tuple[list[bytes], bool]) -> list:
+def _decode_graphs(blobs: list[bytes], fast: bool) -> list:
+    """``ArchGraph`` of each stored blob (codec form when ``fast``, else ONNX), in order."""
     from nabench.graph import codec, from_onnx
 
-    blobs, fast = task
     with _no_gc():
-        return [codec.loads(b) if fast else from_onnx(b) for b in blobs]
-
-
-def _decode_graphs(blobs: list[bytes], fast: bool, workers: int) -> list:
-    """``ArchGraph`` of each stored blob (codec form when ``fast``, else ONNX), in order."""
-    if workers <= 1 or len(blobs) < 2 * workers:
-        return _decode_chunk((blobs, fast))
-    from multiprocessing import get_context
-
-    n = max(len(blobs) // (4 * workers), 1)
-    chunks = [(blobs[i:i + n], fast) for i in range(0, len(blobs), n)]
-    with get_context("spawn").Pool(workers) as pool, _no_gc():
-        return [x for part in pool.imap(_decode_chunk, chunks) for x in part]
+        return list(map(codec.loads, blobs)) if fast else [from_onnx(b) for b in blobs]
 
 
 def open_corpus(name: str, version: str | None = None) -> Corpus:

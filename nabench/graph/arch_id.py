@@ -150,6 +150,19 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> _S31)
 
 
+def _mix_into(z: np.ndarray, tmp: np.ndarray) -> None:
+    """``z[:] = _mix(z)``, with ``tmp`` (same shape) as scratch space: no allocation."""
+    z += _GOLD
+    np.right_shift(z, _S30, out=tmp)
+    z ^= tmp
+    z *= _M1
+    np.right_shift(z, _S27, out=tmp)
+    z ^= tmp
+    z *= _M2
+    np.right_shift(z, _S31, out=tmp)
+    z ^= tmp
+
+
 def _hash64(s: str) -> int:
     """The first 8 bytes of BLAKE2b of ``s``, little-endian."""
     return int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little")
@@ -158,10 +171,12 @@ def _hash64(s: str) -> int:
 _NODE_HASH_CACHE: dict[tuple, int] = {}
 
 
-def _node_hash(n, opset: dict[str, int]) -> int:
-    """``_hash64`` of the node's label, memoized on the node's content (as :func:`_node_label`)."""
-    key = (n.op_type, n.domain, repr(n.attrs), n.output_shapes, n.input_shapes,
-           tuple(n.const_inputs.items()), tuple(opset.items()))
+def _node_hash(n, opset: dict[str, int], opset_key: tuple | None = None) -> int:
+    """``_hash64`` of the node's label, memoized on the node's content (as :func:`_node_label`);
+    ``opset_key`` is ``tuple(opset.items())``, computed once per graph by the caller."""
+    attrs = n.attrs
+    key = (n.op_type, n.domain, repr(attrs) if attrs else "", n.output_shapes, n.input_shapes,
+           tuple(n.const_inputs.items()), tuple(opset.items()) if opset_key is None else opset_key)
     try:
         return _NODE_HASH_CACHE[key]
     except KeyError:
@@ -175,10 +190,19 @@ def _node_hash(n, opset: dict[str, int]) -> int:
     return h
 
 
-@functools.lru_cache(maxsize=1024)
-def _edge_label_hash(port, slot) -> int:
-    """The hash of an edge label ``"<producer output>:<consumer slot or *>"`` (or ``"capture"``)."""
-    return _hash64("capture" if port == "capture" else f"{port}:{slot}")
+class _EdgeLabels(dict):
+    """(port, slot) -> the hash of the edge label ``"<producer output>:<consumer slot or *>"``
+    (``("capture", None)``: ``"capture"``)."""
+
+    def __missing__(self, key: tuple) -> int:
+        port, slot = key
+        h = _hash64("capture" if port == "capture" else f"{port}:{slot}")
+        if len(self) < 65536:
+            self[key] = h
+        return h
+
+
+_EDGE_LABELS = _EdgeLabels()
 
 
 def _csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -192,7 +216,17 @@ def arch_id(graph: ArchGraph) -> str:
     """Canonical hash of the graph (hex, 32 chars); see the module docstring."""
     n_nodes = len(graph.nodes)
     opset = graph.opset
-    label_hashes = [_node_hash(n, opset) for n in graph.nodes]
+    opset_key = tuple(opset.items())
+    cache = _NODE_HASH_CACHE
+    label_hashes = []
+    for n in graph.nodes:  # _node_hash, its cache lookup inlined
+        attrs = n.attrs
+        try:
+            h = cache[(n.op_type, n.domain, repr(attrs) if attrs else "", n.output_shapes, n.input_shapes,
+                       tuple(n.const_inputs.items()), opset_key)]
+        except (KeyError, TypeError):
+            h = _node_hash(n, opset, opset_key)
+        label_hashes.append(h)
     strings = [json.dumps(["input", k, _shape(t.shape), t.dtype]) for k, t in enumerate(graph.inputs)]
     strings += [json.dumps(["output", k, _shape(t.shape), t.dtype]) for k, t in enumerate(graph.outputs)]
     label_hashes += [_hash64(x) for x in strings]
@@ -201,34 +235,44 @@ def arch_id(graph: ArchGraph) -> str:
     src_l: list[int] = []
     dst_l: list[int] = []
     el_l: list[int] = []
-    covered: set[tuple[int, int]] = set()
-    el_of = _edge_label_hash
+    labels_of = _EDGE_LABELS
     for n in graph.nodes:
-        comm = n.op_type in COMMUTATIVE
         v = n.index
+        if n.op_type in COMMUTATIVE:
+            for kind, j, port in n.sources:
+                if kind == "node":
+                    src_l.append(j)
+                    el_l.append(labels_of[port, "*"])
+                elif kind == "input":
+                    src_l.append(n_nodes + j)
+                    el_l.append(labels_of[0, "*"])
+                else:
+                    continue
+                dst_l.append(v)
+            continue
         for slot, (kind, j, port) in enumerate(n.sources):
             if kind == "node":
-                u = j
+                src_l.append(j)
+                el_l.append(labels_of[port, slot])
             elif kind == "input":
-                u, port = n_nodes + j, 0
+                src_l.append(n_nodes + j)
+                el_l.append(labels_of[0, slot])
             else:
                 continue
-            src_l.append(u)
             dst_l.append(v)
-            el_l.append(el_of(port, "*" if comm else slot))
-            covered.add((u, v))
-    for u, v in graph.edges:  # subgraph captures (If/Loop/Scan bodies reading outer tensors)
-        if (u, v) not in covered:
-            src_l.append(u), dst_l.append(v), el_l.append(el_of("capture", None))
-    for j, v in graph.input_edges:
-        if (n_nodes + j, v) not in covered:
-            src_l.append(n_nodes + j), dst_l.append(v), el_l.append(el_of("capture", None))
+    # subgraph captures (If/Loop/Scan bodies reading outer tensors): edges no input slot gives
+    # (the multisets hashed below do not depend on the order edges are listed in)
+    covered = set(zip(src_l, dst_l))
+    captures = set(graph.edges) - covered
+    captures.update((n_nodes + j, v) for j, v in graph.input_edges if (n_nodes + j, v) not in covered)
+    for u, v in captures:
+        src_l.append(u), dst_l.append(v), el_l.append(labels_of["capture", None])
     out0 = n_nodes + len(graph.inputs)
     for k, (kind, j, port) in enumerate(graph.output_sources):
         if kind == "node":
-            src_l.append(j), dst_l.append(out0 + k), el_l.append(el_of(port, 0))
+            src_l.append(j), dst_l.append(out0 + k), el_l.append(labels_of[port, 0])
         elif kind == "input":
-            src_l.append(n_nodes + j), dst_l.append(out0 + k), el_l.append(el_of(0, 0))
+            src_l.append(n_nodes + j), dst_l.append(out0 + k), el_l.append(labels_of[0, 0])
 
     # 1-WL with 64-bit colours: a vertex's new colour mixes its colour with the (order-free,
     # wrapping) sums of mix(colour(u), edge label) over in-neighbours and, separately, out-neighbours.
@@ -240,20 +284,30 @@ def arch_id(graph: ArchGraph) -> str:
     el = np.array(el_l, dtype=np.uint64)
     in_csr, out_csr = _csr(dst, n), _csr(src, n)
     # both directions at once: in-edges (keyed by dst, reading src) then out-edges (keyed by src, reading dst)
-    ends = np.concatenate([src, dst])
-    el_both = np.concatenate([_mix(el ^ _K_IN), _mix(el ^ _K_OUT)])
     order = np.concatenate([in_csr[0], out_csr[0] + n_edges])
+    ends = np.concatenate([src, dst])[order]  # edge ends and labels in per-vertex order
+    el_both = np.concatenate([_mix(el ^ _K_IN), _mix(el ^ _K_OUT)])[order]
     starts = np.concatenate([in_csr[1], out_csr[1] + n_edges])
     stops = np.concatenate([in_csr[2], out_csr[2] + n_edges])
     cs = np.zeros(2 * n_edges + 1, dtype=np.uint64)
+    m = np.empty(3 * n, dtype=np.uint64)  # per vertex: own colour, in-sum, out-sum
+    tmp_e, tmp_m, tmp_n = np.empty(2 * n_edges, dtype=np.uint64), np.empty_like(m), np.empty(n, dtype=np.uint64)
     n_classes = len(set(label_hashes))
     for _ in range(n):
-        np.cumsum(_mix(labels[ends] ^ el_both)[order], out=cs[1:])
-        acc = cs[stops] - cs[starts]  # per vertex: n in-sums, then n out-sums
-        acc[n:] ^= _K_IN
-        m = _mix(np.concatenate([labels ^ _K_SELF, acc]))
-        new = _mix(m[:n] + m[n:2 * n] * np.uint64(3) + m[2 * n:])
-        k = len(set(new.tolist()))
+        x = labels[ends]
+        x ^= el_both
+        _mix_into(x, tmp_e)
+        np.cumsum(x, out=cs[1:])
+        np.bitwise_xor(labels, _K_SELF, out=m[:n])
+        np.subtract(cs[stops], cs[starts], out=m[n:])
+        m[2 * n:] ^= _K_IN
+        _mix_into(m, tmp_m)
+        new = m[n:2 * n] * np.uint64(3)
+        new += m[:n]
+        new += m[2 * n:]
+        _mix_into(new, tmp_n)
+        ranked = np.sort(new)
+        k = int(np.count_nonzero(ranked[1:] != ranked[:-1])) + 1  # number of distinct colours
         labels = new
         if k == n_classes:
             break

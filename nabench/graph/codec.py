@@ -1,29 +1,44 @@
-"""A compact JSON form of an :class:`ArchGraph`, so stored graphs load without re-reading ONNX.
+"""A compact binary form of an :class:`ArchGraph`, so stored graphs load without re-reading ONNX.
 
 ``loads(dumps(g)) == g`` for every graph :func:`~nabench.graph.from_onnx` returns (attribute
 values are JSON types: int, float, str, lists, dicts, None). ``nabench normalize`` stores this form
 of each record's graph (equal to ``from_onnx`` of the stored ONNX) next to the ONNX, and
-:meth:`Corpus.arch_graphs <nabench.corpora.store.Corpus.arch_graphs>` decodes it, several times
+:meth:`Corpus.arch_graphs <nabench.corpora.store.Corpus.arch_graphs>` decodes it, many times
 faster than shape inference plus ``from_onnx``. Not pickle: decoding builds only ArchGraph's own
-dataclasses from JSON.
+dataclasses from JSON values and integers.
 
-Layout (version 1): one JSON object; ``shapes`` lists the distinct shapes (a node refers to a shape
-by index, ``-1`` = unknown); a node is ``[name, op_type, domain, category, attrs, input shape ids,
-output shape ids, source codes, [slot, shape id, ...] of const inputs, params, flops]``; a source
+Layout (version 2): ``b"NBAG"``, the version byte, the width of the numbers (4 or 8 bytes), the byte
+lengths of a JSON header and of a kinds section (4 bytes each, little endian), the UTF-8 JSON
+header, the kinds section, then the numbers (little-endian int32, or int64 when one needs it). Nodes that agree in everything but their index, name and sources share
+one *kind* (a NB201 graph has ~190 nodes of ~25 kinds, and a corpus few kinds in all: decoding
+prepares each distinct kind once per process). The kinds section has one compact JSON line per kind,
+``[op_type, domain, category, attrs, input shapes, output shapes, [[slot, shape], ...] of const
+inputs, params, flops, number of sources]``. The header lists the node names, the tensor names, the
+distinct tensor shapes and dtypes and the graph's scalars. The numbers are, in order: each node's
+kind, every node's source codes, the edge, input-edge and output-edge pairs, the output source
+codes, and each tensor's (inputs, outputs, weights) shape id and dtype id (``-1`` = None). A source
 ``("node", j, k)`` is ``2 * (j * 65536 + k)``, ``("input", j, 0)`` is ``2 * j * 65536 + 1``,
-``("const", -1, -1)`` is ``-1`` and ``("none", -1, -1)`` is ``-2``; edge lists are flattened.
+``("const", -1, -1)`` is ``-1`` and ``("none", -1, -1)`` is ``-2``.
+
+Decoded graphs share only immutable values (tuples, strings, :class:`TensorInfo`); every node gets
+its own ``attrs`` and ``const_inputs``, every graph its own lists and ``metadata``.
 """
 
 from __future__ import annotations
 
 import json
+import struct
 from itertools import chain
 from typing import Any
 
-from .archgraph import ArchGraph, GraphError, Node, TensorInfo
+import numpy as np
+
+from .archgraph import _TENSOR_INFOS, NODE_SETTERS, ArchGraph, GraphError, Node, TensorInfo
 
 #: Bumped whenever the layout changes; part of the encoded form.
-CODEC_VERSION = 1
+CODEC_VERSION = 2
+MAGIC = b"NBAG"
+_HEAD = struct.Struct("<4sBBII")
 
 _new = object.__new__
 _KINDS = {"node": 0, "input": 1}
@@ -47,6 +62,8 @@ class _Sources(dict):
             t = ("const", -1, -1)
         elif code == -2:
             t = ("none", -1, -1)
+        elif code < 0:
+            raise ValueError(f"bad source code {code}")
         else:
             jk, kind = divmod(code, 2)
             j, k = divmod(jk, 65536)
@@ -72,87 +89,207 @@ class _Codes(dict):
 _CODES = _Codes()
 
 
+def _kind_line(n: Node) -> bytes:
+    return json.dumps([n.op_type, n.domain, n.category, n.attrs, n.input_shapes, n.output_shapes,
+                       list(n.const_inputs.items()), n.params, n.flops, len(n.sources)],
+                      separators=(",", ":"), ensure_ascii=False).encode()
+
+
+#: kind key (see dumps) -> its JSON line, shared by every encoded graph
+_KIND_LINES: dict[tuple, bytes] = {}
+
+
 def dumps(graph: ArchGraph) -> bytes:
-    """The JSON form of ``graph`` (UTF-8 bytes)."""
-    nodes = graph.nodes
-    tensors_all = (*graph.inputs, *graph.outputs, *graph.weights)
-    shapes = list(dict.fromkeys(chain(chain.from_iterable(chain(n.input_shapes, n.output_shapes) for n in nodes),
-                                      (t.shape for t in tensors_all))))
-    if None in shapes:
-        shapes.remove(None)
-    ids: dict[Any, int] = {s: i for i, s in enumerate(shapes)}
-    ids[None] = -1
-    sid = ids.__getitem__
+    """The encoded form of ``graph`` (bytes)."""
+    kinds: dict[tuple, int] = {}
+    lines: list[bytes] = []
+    node_kind: list[int] = []
+    sources: list[int] = []
     code = _CODES.__getitem__
-    rows = [[n.name, n.op_type, n.domain, n.category, n.attrs, list(map(sid, n.input_shapes)),
-             list(map(sid, n.output_shapes)), list(map(code, n.sources)),
-             [x for k, v in n.const_inputs.items() for x in (k, ids[v])] if n.const_inputs else [], n.params, n.flops]
-            for n in nodes]
+    for n in graph.nodes:
+        attrs, consts = n.attrs, n.const_inputs
+        key = (n.op_type, n.domain, n.category, repr(attrs) if attrs else "", n.input_shapes, n.output_shapes,
+               tuple(consts.items()) if consts else (), n.params, n.flops, len(n.sources))
+        k = kinds.get(key)
+        if k is None:
+            k = kinds[key] = len(lines)
+            line = _KIND_LINES.get(key)
+            if line is None:
+                line = _kind_line(n)
+                if len(_KIND_LINES) >= 65536:
+                    _KIND_LINES.clear()
+                _KIND_LINES[key] = line
+            lines.append(line)
+        node_kind.append(k)
+        sources.extend(map(code, n.sources))
+    tensors = (*graph.inputs, *graph.outputs, *graph.weights)
+    shape_list = list(dict.fromkeys(t.shape for t in tensors if t.shape is not None))
+    ids: dict[Any, int] = {s: i for i, s in enumerate(shape_list)}
+    ids[None] = -1
+    dtype_list = list(dict.fromkeys(t.dtype for t in tensors if t.dtype is not None))
+    dids: dict[Any, int] = {d: i for i, d in enumerate(dtype_list)}
+    dids[None] = -1
+    counts = [len(graph.nodes), len(sources), len(graph.edges), len(graph.input_edges), len(graph.output_edges),
+              len(graph.output_sources), len(graph.inputs), len(graph.outputs), len(graph.weights)]
+    header = {"names": [n.name for n in graph.nodes], "tensors": [t.name for t in tensors],
+              "shapes": shape_list, "dtypes": dtype_list, "counts": counts, "params": graph.params,
+              "flops": graph.flops, "depth": graph.depth, "metadata": graph.metadata, "opset": graph.opset,
+              "flops_complete": graph.flops_complete, "notes": list(graph.notes)}
+    head = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    kind_section = b"\n".join(lines)
+    numbers = np.fromiter(chain(node_kind, sources, chain.from_iterable(graph.edges),
+                                chain.from_iterable(graph.input_edges), chain.from_iterable(graph.output_edges),
+                                map(code, graph.output_sources), map(ids.__getitem__, (t.shape for t in tensors)),
+                                map(dids.__getitem__, (t.dtype for t in tensors))), dtype="<i8")
+    if len(numbers) and (numbers.max() >= 1 << 31 or numbers.min() < -(1 << 31)):
+        width = 8
+    else:
+        width, numbers = 4, numbers.astype("<i4")
+    return (_HEAD.pack(MAGIC, CODEC_VERSION, width, len(head), len(kind_section)) + head + kind_section
+            + numbers.tobytes())
 
-    def tensors(ts):
-        return [[t.name, ids[t.shape], t.dtype] for t in ts]
 
-    doc = {"v": CODEC_VERSION, "nodes": rows, "inputs": tensors(graph.inputs), "outputs": tensors(graph.outputs),
-           "weights": tensors(graph.weights), "edges": list(chain.from_iterable(graph.edges)),
-           "input_edges": list(chain.from_iterable(graph.input_edges)),
-           "output_edges": list(chain.from_iterable(graph.output_edges)),
-           "output_sources": list(map(code, graph.output_sources)),
-           "params": graph.params, "flops": graph.flops, "depth": graph.depth, "metadata": graph.metadata,
-           "opset": graph.opset, "flops_complete": graph.flops_complete, "notes": list(graph.notes),
-           "shapes": shapes}
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def loads(data: bytes | str) -> ArchGraph:
+def loads(data: bytes) -> ArchGraph:
     """The :class:`ArchGraph` of :func:`dumps`'s output; :class:`GraphError` for anything else."""
     try:
-        doc = json.loads(data)
-        if doc.get("v") != CODEC_VERSION:
-            raise ValueError(f"codec version {doc.get('v')!r}, expected {CODEC_VERSION}")
-        return _build(doc)
+        data = bytes(data)
+        magic, version, width, n_head, n_kinds = _HEAD.unpack_from(data)
+        if magic != MAGIC:
+            raise ValueError("no NBAG header")
+        if version != CODEC_VERSION:
+            raise ValueError(f"codec version {version}, expected {CODEC_VERSION}")
+        if width not in (4, 8):
+            raise ValueError(f"number width {width}")
+        start = _HEAD.size + n_head
+        header = json.loads(data[_HEAD.size:start])
+        kind_lines = data[start:start + n_kinds].split(b"\n")
+        numbers = np.frombuffer(data, dtype=f"<i{width}", offset=start + n_kinds).tolist()
+        return _build(header, kind_lines, numbers)
     except GraphError:
         raise
-    except Exception as e:  # noqa: BLE001 -- JSON errors, wrong layout: one clear error
+    except Exception as e:  # noqa: BLE001 -- truncated data, JSON errors, wrong layout: one clear error
         raise GraphError(f"not an encoded ArchGraph ({type(e).__name__}: {e})") from None
 
 
-def _pairs(flat: list[int]) -> list[tuple[int, int]]:
-    return list(zip(flat[::2], flat[1::2]))
+def _copy_json(v: Any) -> Any:
+    """A deep copy of a JSON value (fresh lists and dicts)."""
+    t = type(v)
+    if t is list:
+        return [_copy_json(x) for x in v]
+    if t is dict:
+        return {k: _copy_json(x) for k, x in v.items()}
+    return v
+
+
+_PLAIN = (int, float, str, bool, type(None))
+
+
+def _attrs_copier(attrs: dict) -> Any:
+    """The cheapest way to give each node of a kind its own copy of ``attrs``."""
+    if not attrs:
+        return dict
+    if all(type(v) in _PLAIN for v in attrs.values()):
+        return attrs.copy
+    if all(type(v) in _PLAIN or (type(v) is list and all(type(x) in _PLAIN for x in v)) for v in attrs.values()):
+        items = tuple((k, type(v) is list, v) for k, v in attrs.items())
+        return lambda: {k: v[:] if lst else v for k, lst, v in items}
+    return lambda: _copy_json(attrs)
 
 
 #: Equal shapes of all decoded graphs share one tuple (a corpus has few distinct shapes).
 _SHAPES: dict[tuple, tuple] = {}
 
 
-def _build(doc: dict[str, Any]) -> ArchGraph:
+def _shape(s: list | None) -> tuple | None:
+    if s is None:
+        return None
+    t = tuple(s)
     if len(_SHAPES) > 1 << 16:
         _SHAPES.clear()
-    shape = [_SHAPES.setdefault(t, t) for t in map(tuple, doc["shapes"])]
-    shape.append(None)  # index -1
-    sget = shape.__getitem__
-    src = _SOURCES.__getitem__
+    return _SHAPES.setdefault(t, t)
 
-    def tensors(rows) -> list[TensorInfo]:
-        out = []
-        for name, s, dtype in rows:
-            t = _new(TensorInfo)
-            t.__dict__.update(name=name, shape=shape[s], dtype=dtype)
-            out.append(t)
-        return out
 
+def _prepare_kind(line: bytes) -> tuple:
+    """(op_type, domain, category, input shapes, output shapes, params, flops, attrs copier,
+    const_inputs copier, number of sources) of one kind line."""
+    op, domain, category, attrs, ins, outs, consts, params, flops, n_src = json.loads(line)
+    if not isinstance(attrs, dict):
+        raise ValueError("attrs must be an object")
+    const_inputs = {int(slot): _shape(s) for slot, s in consts}
+    return (str(op), str(domain), str(category), tuple(map(_shape, ins)), tuple(map(_shape, outs)), int(params),
+            int(flops), _attrs_copier(attrs), const_inputs.copy if const_inputs else dict, int(n_src))
+
+
+#: kind line -> _prepare_kind of it, shared by every decoded graph
+_KINDS_READY: dict[bytes, tuple] = {}
+
+
+def _take(numbers: list[int], pos: int, n: int) -> tuple[list[int], int]:
+    if n < 0 or pos + n > len(numbers):
+        raise ValueError("truncated numbers")
+    return numbers[pos:pos + n], pos + n
+
+
+def _build(h: dict[str, Any], kind_lines: list[bytes], numbers: list[int]) -> ArchGraph:
+    n_nodes, n_sources, n_edges, n_in_edges, n_out_edges, n_out_sources, n_inputs, n_outputs, n_weights = h["counts"]
+    n_tensors = n_inputs + n_outputs + n_weights
+    node_kind, pos = _take(numbers, 0, n_nodes)
+    codes, pos = _take(numbers, pos, n_sources)
+    edges, pos = _take(numbers, pos, 2 * n_edges)
+    in_edges, pos = _take(numbers, pos, 2 * n_in_edges)
+    out_edges, pos = _take(numbers, pos, 2 * n_out_edges)
+    out_sources, pos = _take(numbers, pos, n_out_sources)
+    tensor_shapes, pos = _take(numbers, pos, n_tensors)
+    tensor_dtypes, pos = _take(numbers, pos, n_tensors)
+    names = h["names"]
+    if pos != len(numbers) or len(names) != n_nodes or len(h["tensors"]) != n_tensors:
+        raise ValueError("inconsistent counts")
+
+    ready = _KINDS_READY
+    kinds = []
+    for line in kind_lines if n_nodes else ():
+        k = ready.get(line)
+        if k is None:
+            k = _prepare_kind(line)
+            if len(ready) >= 65536:
+                ready.clear()
+            ready[line] = k
+        kinds.append(k)
+    srcs = list(map(_SOURCES.__getitem__, codes))
     nodes = []
     append = nodes.append
-    for i, (name, op, domain, category, attrs, ins, outs, sources, consts, params, flops) in enumerate(doc["nodes"]):
-        nd = _new(Node)
-        nd.__dict__.update(index=i, name=name, op_type=op, domain=domain, category=category, attrs=attrs,
-                           input_shapes=tuple(map(sget, ins)), output_shapes=tuple(map(sget, outs)),
-                           sources=tuple(map(src, sources)),
-                           const_inputs=dict(zip(consts[::2], map(sget, consts[1::2]))) if consts else {},
-                           params=params, flops=flops)
+    new = _new
+    s_index, s_name, s_op, s_domain, s_category, s_attrs, s_ins, s_outs, s_sources, s_consts, s_params, s_flops = \
+        NODE_SETTERS
+    p = 0
+    for i, name, kind in zip(range(n_nodes), names, map(kinds.__getitem__, node_kind)):
+        op, domain, category, ins, outs, params, flops, attrs, const_inputs, n_src = kind
+        nd = new(Node)
+        s_index(nd, i), s_name(nd, name), s_op(nd, op), s_domain(nd, domain), s_category(nd, category)
+        s_attrs(nd, attrs()), s_ins(nd, ins), s_outs(nd, outs), s_sources(nd, tuple(srcs[p:p + n_src]))
+        s_consts(nd, const_inputs()), s_params(nd, params), s_flops(nd, flops)
         append(nd)
+        p += n_src
+    if p != n_sources:
+        raise ValueError("inconsistent source counts")
+
+    shape = [_shape(s) for s in h["shapes"]]
+    shape.append(None)  # index -1
+    dtypes = h["dtypes"]
+    dtypes.append(None)  # index -1
+    infos = _TENSOR_INFOS
+    keys = list(zip(h["tensors"], map(shape.__getitem__, tensor_shapes), map(dtypes.__getitem__, tensor_dtypes)))
+    tensors = list(map(infos.get, keys))
+    for i in [i for i, t in enumerate(tensors) if t is None]:
+        name, s, dt = key = keys[i]
+        t = tensors[i] = _new(TensorInfo)
+        t.__dict__.update(name=name, shape=s, dtype=dt)
+        if len(infos) >= 65536:
+            infos.clear()
+        infos[key] = t
     return ArchGraph(
-        nodes=nodes, edges=_pairs(doc["edges"]), inputs=tensors(doc["inputs"]), outputs=tensors(doc["outputs"]),
-        input_edges=_pairs(doc["input_edges"]), output_edges=_pairs(doc["output_edges"]),
-        output_sources=list(map(src, doc["output_sources"])), weights=tensors(doc["weights"]),
-        params=doc["params"], flops=doc["flops"], depth=doc["depth"], metadata=doc["metadata"], opset=doc["opset"],
-        flops_complete=doc["flops_complete"], notes=tuple(doc["notes"]))
+        nodes=nodes, edges=list(zip(edges[::2], edges[1::2])), inputs=tensors[:n_inputs],
+        outputs=tensors[n_inputs:n_inputs + n_outputs], input_edges=list(zip(in_edges[::2], in_edges[1::2])),
+        output_edges=list(zip(out_edges[::2], out_edges[1::2])), output_sources=list(map(_SOURCES.__getitem__, out_sources)),
+        weights=tensors[n_inputs + n_outputs:], params=h["params"], flops=h["flops"], depth=h["depth"],
+        metadata=h["metadata"], opset=h["opset"], flops_complete=h["flops_complete"], notes=tuple(h["notes"]))

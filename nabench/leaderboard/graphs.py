@@ -46,6 +46,6 @@ class GraphCache:
         missing = [i for i in dict.fromkeys(map(str, native_ids)) if (*where, i) not in _LOADED]
         if missing:
             ensure_normalized(corpus, missing, workers=self.workers, progress=self.progress)
-            for native_id, graph in zip(missing, corpus.arch_graphs(ids=missing, workers=self.workers)):
+            for native_id, graph in zip(missing, corpus.arch_graphs(ids=missing)):
                 _LOADED[(*where, native_id)] = graph
         return [_LOADED[(*where, str(i))] for i in native_ids]

@@ -46,11 +46,15 @@ while every weight stays a distinct typed graph input with its shape (data-less 
 ``onnx.checker``): with every name cut to two characters, node names dropped and ``kernel_shape``
 omitted it would still be 21.5 KB (the 484 inputs alone take 10.3 KB, the BN and Conv nodes 8.7 KB).
 Sharing tensors between layers (e.g. one running-statistics input per width) would get there but
-describes a different network, so the readable module-path names are kept.
+describes a different network, so the readable module-path names are kept. What is *stored* is far
+smaller: the zstd-compressed graphs table of ``nabench normalize`` takes ~3.5 KB per cell on disk, and
+the largest cell's ONNX (40.6 KB) compressed on its own with zstd is ~4 KB (see
+``benchmarks/results/normalize.md``).
 
 Speed: a graph is assembled from cached, pre-serialized pieces (stem, the two reduction blocks
-and the classifier are the same for every cell; each cell is a concatenation of per-edge node
-templates), then parsed once; see :func:`build_nb201_bytes`.
+and the classifier are the same for every cell; each cell is a concatenation of the cached blocks
+of its three nodes, one per combination of incoming-edge ops), see :func:`build_nb201_bytes`:
+~0.2 ms per graph.
 """
 
 from __future__ import annotations
@@ -122,34 +126,43 @@ def _has_zero_node(ops: tuple[str, ...]) -> bool:
     return any(all(by_edge[(i, j)] == "none" for i in range(j)) for j in (1, 2, 3))
 
 
+def _cell_node(b: B.GraphBuilder, prefix: str, j: int, nodes: list[str], ops_in: tuple[str, ...]) -> str:
+    """Add cell node ``j`` (the sum over its incoming edges ``(i, j)``, ops ``ops_in[i]``, reading
+    ``nodes[i]``); returns its tensor."""
+    terms = []
+    for i, op in enumerate(ops_in):
+        src, p = nodes[i], f"{prefix}.e{i}{j}"
+        if op == "none":
+            continue
+        if op == "skip_connect":
+            terms.append(src)
+        elif op == "avg_pool_3x3":
+            terms.append(b.avgpool(src, p, 3, 1, 1, count_include_pad=False))
+        else:
+            kk = _OP_LAYERS[op]
+            y = b.conv(b.relu(src, f"{p}.relu"), f"{p}.conv", b.shapes[src][1], kk, 1, kk // 2)
+            terms.append(b.bn(y, f"{p}.bn"))
+    if not terms:
+        return b.mul_zero(nodes[0], f"{prefix}.n{j}.zero")
+    acc = terms[0]
+    for m, t in enumerate(terms[1:], start=1):
+        acc = b.add(acc, t, f"{prefix}.n{j}" if m == len(terms) - 1 else f"{prefix}.n{j}.{m}")
+    return acc
+
+
+def _ops_into(ops: tuple[str, ...], j: int) -> tuple[str, ...]:
+    """The ops of the edges ``(0, j) ... (j-1, j)``."""
+    by_edge = dict(zip(nb201.EDGES, ops))
+    return tuple(by_edge[(i, j)] for i in range(j))
+
+
 def _cell(b: B.GraphBuilder, x: str, k: int | str, ops: tuple[str, ...]) -> str:
     prefix = f"cells.{k}"
     if _has_zero_node(ops):
         b.zero_const()
     nodes = [x]
-    by_edge = dict(zip(nb201.EDGES, ops))
     for j in (1, 2, 3):
-        terms = []
-        for i in range(j):
-            op = by_edge[(i, j)]
-            src, p = nodes[i], f"{prefix}.e{i}{j}"
-            if op == "none":
-                continue
-            if op == "skip_connect":
-                terms.append(src)
-            elif op == "avg_pool_3x3":
-                terms.append(b.avgpool(src, p, 3, 1, 1, count_include_pad=False))
-            else:
-                kk = _OP_LAYERS[op]
-                y = b.conv(b.relu(src, f"{p}.relu"), f"{p}.conv", b.shapes[src][1], kk, 1, kk // 2)
-                terms.append(b.bn(y, f"{p}.bn"))
-        if not terms:
-            nodes.append(b.mul_zero(x, f"{prefix}.n{j}.zero"))
-            continue
-        acc = terms[0]
-        for m, t in enumerate(terms[1:], start=1):
-            acc = b.add(acc, t, f"{prefix}.n{j}" if m == len(terms) - 1 else f"{prefix}.n{j}.{m}")
-        nodes.append(acc)
+        nodes.append(_cell_node(b, prefix, j, nodes, _ops_into(ops, j)))
     return nodes[3]
 
 
@@ -200,15 +213,15 @@ _PH = "@in@"
 _PH_FIELD = _field(1, _PH.encode())  # NodeProto.input entry naming the placeholder
 
 
-def _piece(b: B.GraphBuilder, skip_inputs: int = 0) -> tuple[tuple, bytes]:
+def _piece(b: B.GraphBuilder, skip_inputs: int = 0, placeholders: tuple[str, ...] = (_PH,)) -> tuple[tuple, bytes]:
     """Pre-serialized (node segments, weight-input fields) of a builder's content. Segments are
-    ready bytes, or 1-tuples holding a NodeProto that reads the placeholder input."""
+    ready bytes, or 1-tuples holding a NodeProto that reads one of the ``placeholders``."""
     segs: list = []
     static: list[bytes] = []
     _compact_protos(b.nodes, b.inputs[skip_inputs:])
     for n in b.nodes:
         s = n.SerializeToString()
-        if _PH in n.input:
+        if any(x in placeholders for x in n.input):
             if static:
                 segs.append(b"".join(static))
                 static = []
@@ -235,13 +248,56 @@ def _piece_builder(shape: tuple[int, ...]) -> B.GraphBuilder:
     return b
 
 
+#: Placeholder names of cell nodes 1 and 2 inside a node block (node 0 is the cell input, ``_PH``).
+_NODE_PH = ("@1@", "@2@")
+
+
+@lru_cache(maxsize=4096)
+def _node_block(j: int, ops_in: tuple[str, ...], c: int, hw: int, width: int) -> tuple[tuple, bytes, str]:
+    """Cell node ``j`` as a piece (names prefixed ``c.###.``, see :func:`_cell_template`) reading the
+    placeholders ``_PH`` (node 0) and ``_NODE_PH`` (nodes 1, 2), and its output tensor (compact
+    name, or the placeholder it passes through)."""
+    b = _piece_builder((1, c, hw, hw))
+    srcs = [_PH, *_NODE_PH[:j - 1]]
+    for x in srcs[1:]:
+        b.shapes[x] = b.shapes[_PH]
+    out = _cell_node(b, "cells." + "#" * width, j, srcs, ops_in)
+    return (*_piece(b, placeholders=(_PH, *_NODE_PH)), out if out in srcs else compact_name(out))
+
+
+_NODE_PH_FIELDS = tuple(_field(1, x.encode()) for x in _NODE_PH)
+
+
 @lru_cache(maxsize=64)
 def _cell_template(ops: tuple[str, ...], c: int, hw: int, width: int) -> tuple[tuple, bytes, str | None]:
     """A cell piece whose names use the prefix ``c.###.`` (``width`` characters ``#``), so that
-    placing it at cell k is one length-preserving ``bytes.replace`` (wrapped lengths stay valid)."""
-    b = _piece_builder((1, c, hw, hw))
-    out = _cell(b, _PH, "#" * width, ops)
-    return (*_piece(b), None if out == _PH else compact_name(out))
+    placing it at cell k is one length-preserving ``bytes.replace`` (wrapped lengths stay valid).
+    Assembled from the cached blocks of its three nodes (:func:`_node_block`)."""
+    segs: list = []
+    static: list[bytes] = []
+    inputs: list[bytes] = []
+    nodes = [_PH]
+    for j in (1, 2, 3):
+        block_segs, block_inputs, out = _node_block(j, _ops_into(ops, j), c, hw, width)
+        for seg in block_segs:
+            if type(seg) is bytes:
+                static.append(seg)
+                continue
+            s = seg[0]
+            for field, name in zip(_NODE_PH_FIELDS, nodes[1:]):
+                s = s.replace(field, _field(1, name.encode()))
+            if _PH_FIELD in s:  # still reads the cell input
+                if static:
+                    segs.append(b"".join(static))
+                    static = []
+                segs.append((s,))
+            else:
+                static.append(_field(_G_NODE, s))
+        inputs.append(block_inputs)
+        nodes.append(nodes[1 + _NODE_PH.index(out)] if out in _NODE_PH else out)
+    if static:
+        segs.append(b"".join(static))
+    return tuple(segs), b"".join(inputs), None if nodes[3] == _PH else nodes[3]
 
 
 def _cell_piece(k: int, ops: tuple[str, ...], c: int, hw: int) -> tuple[tuple, bytes, str | None]:
