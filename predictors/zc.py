@@ -4,10 +4,29 @@
 :mod:`nabench.zc.proxies` (or ``proxy="ensemble"``: the rank vote of ``members``) on a freshly
 initialized module; ``fit`` is a no-op. Predictions are oriented so that higher is better.
 
-The module is built from the architecture's ONNX graph: an :class:`~nabench.graph.ArchGraph`
-read from a corpus carries ``metadata["corpus"]`` and ``["native_id"]``, and the graph is
-rebuilt from that record (space builder, else the stored normalized ONNX). A proxy that fails
-on an architecture raises :class:`PredictorError` naming it and the reason (never a silent 0).
+The module is built from the architecture's ONNX graph:
+
+- an :class:`~nabench.graph.ArchGraph` read from a corpus carries ``metadata["corpus"]`` and
+  ``["native_id"]``; its ONNX is rebuilt from that record (space builder, else the stored
+  normalized ONNX), exactly as ``nabench zc compute`` does, so both give the same numbers;
+- any other ArchGraph (e.g. ``from_onnx`` of a user's file) is turned back into ONNX by
+  :func:`nabench.zc.convert.graph_to_onnx` (checked to have the graph's ``arch_id`` and
+  parameter count). That works whenever the graph's constant tensors are weights or follow from
+  its static shapes; an ArchGraph does not keep other constant values (scalar factors, Clip
+  bounds, Slice starts, ...) nor weight tying, and such a graph raises :class:`PredictorError`
+  naming the node.
+
+``reuse_runs=True`` reads the scores of corpus graphs from the ``nabench zc compute`` runs
+already in the corpus store (same nabench version, dataset, batch size and seed; computed with
+shared passes, possibly in parallel) and computes only the others: that is how to score a large
+test set with every proxy, e.g. ``nabench zc compute nb201 --task nb201-cifar10 --workers 2``
+then ``nabench run --predictor zc --param proxy=snip --param reuse_runs=true ...`` per proxy.
+
+Data-dependent proxies use the image batch of ``dataset``; for a model declaring another
+static image size the batch is resized to it (bilinear). Each architecture's weights are seeded
+by ``seed`` and its native id (corpus graphs) or arch id, so a prediction does not depend on
+the other architectures in ``X``. A proxy that fails on an architecture raises
+:class:`PredictorError` naming it and the reason (never a silent 0).
 """
 
 from __future__ import annotations
@@ -23,15 +42,19 @@ from nabench.predictors.base import Predictor, PredictorError, PredictorTags, ch
 STATE_FILE = "zc.json"
 
 
-def _onnx_of(graph: Any, cache: dict) -> Any:
+def _onnx_of(graph: Any, cache: dict, label: str) -> Any:
+    """The ONNX model to score for ``graph`` (see the module docstring)."""
     from nabench import corpora
     from nabench.normalize import build_model, has_builder
+    from nabench.zc.convert import ConversionError, graph_to_onnx
 
     meta = getattr(graph, "metadata", {}) or {}
     name, nid = meta.get("corpus"), meta.get("native_id")
     if not name or nid is None:
-        raise PredictorError("zc: this ArchGraph names no corpus record (metadata corpus/native_id); "
-                             "score ONNX files with nabench.zc.compute.score_cell")
+        try:
+            return graph_to_onnx(graph)
+        except ConversionError as e:
+            raise PredictorError(f"zc: {label}: cannot build a module from its ArchGraph: {e}") from None
     if name not in cache:
         corpus = corpora.load(name)
         records = corpus.records()
@@ -43,18 +66,52 @@ def _onnx_of(graph: Any, cache: dict) -> Any:
     return build_model(rec, name) if has_builder(str(rec["space"])) else corpus.onnx(str(nid))
 
 
+def _stored_scores(corpus_name: str, names: list[str], dataset: str, batch_size: int, seed: int) -> dict[str, dict]:
+    """``native_id → {proxy: (score, error)}`` from the ``nabench zc compute`` runs in the corpus
+    store made by this nabench version with the same dataset, batch size and seed (and no
+    ``--data-root``) that hold all of ``names``."""
+    from nabench import __version__, corpora
+    from nabench.zc.compute import RUN_FILE, read_scores
+
+    corpus = corpora.load(corpus_name)
+    found: dict[str, dict] = {}
+    for run_file in sorted((Path(corpus.path) / "zc").glob(f"*/{RUN_FILE}")):
+        doc = json.loads(run_file.read_text(encoding="utf-8"))
+        cfg = doc.get("config", {})
+        if (doc.get("nabench_version") != __version__ or cfg.get("version") != corpus.version
+                or (cfg.get("dataset"), cfg.get("batch_size"), cfg.get("seed")) != (dataset, batch_size, seed)
+                or cfg.get("data_root") is not None or not set(names) <= set(cfg.get("proxies", []))):
+            continue
+        for row in read_scores(run_file.parent).to_dict("records"):
+            found.setdefault(str(row["native_id"]), {n: (row[n], row[f"{n}__error"]) for n in names})
+    return found
+
+
+def _fit_batch(batch: tuple, model: Any) -> tuple:
+    """The image batch, resized to the model's declared static image size when it differs."""
+    import torch.nn.functional as F
+
+    x, y = batch
+    ins = [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    dims = [d.dim_value for d in ins[0].type.tensor_type.shape.dim] if ins else []
+    if len(dims) == 4 and dims[2] > 0 and dims[3] > 0 and tuple(dims[2:]) != tuple(x.shape[2:]):
+        x = F.interpolate(x, size=tuple(dims[2:]), mode="bilinear", align_corners=False)
+    return x, y
+
+
 class ZeroCostPredictor(Predictor):
     """A zero-cost proxy (or the rank-vote ensemble) as a predictor; see the module docstring."""
 
     registry_name = "zc"
 
     def __init__(self, proxy: str = "synflow", dataset: str = "cifar10", batch_size: int = 64, seed: int = 0,
-                 members: tuple | list | None = None):
+                 members: tuple | list | None = None, reuse_runs: bool = False):
         self.proxy = proxy
         self.dataset = dataset
         self.batch_size = batch_size
         self.seed = seed
         self.members = members
+        self.reuse_runs = reuse_runs
 
     @classmethod
     def nabench_test_params(cls) -> dict[str, Any]:
@@ -84,6 +141,7 @@ class ZeroCostPredictor(Predictor):
         return self
 
     def predict(self, X: Sequence) -> np.ndarray:
+        from nabench.graph import arch_id
         from nabench.zc import data, proxies as P
         from nabench.zc.compute import _cell_seed, score_cell
 
@@ -94,13 +152,28 @@ class ZeroCostPredictor(Predictor):
             x, y, _ = data.batch(self.dataset, batch_size=self.batch_size, seed=self.seed)
             batch = (x, y)
         cache: dict = {}
+        stored: dict[str, dict] = {}
         cols = {n: np.empty(len(X)) for n in names}
         for i, g in enumerate(X):
-            nid = g.metadata.get("native_id", str(i))
-            res = score_cell(_onnx_of(g, cache), names, batch, seed=_cell_seed(self.seed, nid))
+            nid, corpus = g.metadata.get("native_id"), g.metadata.get("corpus")
+            key = str(nid) if nid is not None and corpus else (g.arch_id or arch_id(g))
+            label = f"{corpus}/{nid}" if corpus else f"X[{i}] (arch {key[:12]})"
+            if self.reuse_runs and corpus and nid is not None:
+                if corpus not in stored:
+                    stored[corpus] = _stored_scores(corpus, names, self.dataset, self.batch_size, self.seed)
+                row = stored[corpus].get(str(nid))
+                if row is not None:
+                    failed = {n: why for n, (_, why) in row.items() if why}
+                    if failed:
+                        raise PredictorError(f"zc: {label}: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+                    for n in names:
+                        cols[n][i] = row[n][0]
+                    continue
+            model = _onnx_of(g, cache, label)
+            res = score_cell(model, names, None if batch is None else _fit_batch(batch, model),
+                             seed=_cell_seed(self.seed, key))
             if res.failures:
-                raise PredictorError(f"zc: {g.metadata.get('corpus')}/{nid}: " +
-                                     "; ".join(f"{k}: {v}" for k, v in res.failures.items()))
+                raise PredictorError(f"zc: {label}: " + "; ".join(f"{k}: {v}" for k, v in res.failures.items()))
             for n in names:
                 cols[n][i] = res.scores[n]
         if self.proxy == P.ENSEMBLE:

@@ -83,3 +83,40 @@ def test_ray_executor_with_two_workers(corpus, tmp_path):
     local = C.compute_corpus("nb201", CHEAP, out=tmp_path / "local", limit=12, shard_size=3)
     a, b = C.read_scores(out), C.read_scores(local)
     pd.testing.assert_frame_equal(a.drop(columns="seconds"), b.drop(columns="seconds"))
+
+
+def test_subset_run_is_reused_by_the_predictor(corpus, monkeypatch, one_torch_thread):
+    """`zc compute` on a subset of ids (what `--task` gives), then the `zc` predictor with
+    reuse_runs reads those scores instead of recomputing them: the same numbers."""
+    import numpy as np
+
+    from nabench.graph import from_onnx
+    from nabench.normalize import build_model, graph_metadata
+    from nabench.registry import predictors
+
+    records = corpus("nb201").records()
+    picked = records.iloc[[40, 5, 17]]
+    out = C.compute_corpus("nb201", ["synflow", "params"], ids=picked["native_id"].tolist(), tag="test-subset")
+    assert out.name.endswith("-test-subset")
+    df = C.read_scores(out)
+    assert df["native_id"].tolist() == records["native_id"].iloc[[5, 17, 40]].tolist()  # corpus order
+    graphs = [from_onnx(build_model(r, "nb201", metadata=graph_metadata("nb201", r["space"], str(r["native_id"]))))
+              for r in picked.to_dict("records")]
+    fresh = predictors.get("zc")(proxy="synflow").predict(graphs)
+
+    def no_compute(*args, **kwargs):
+        raise AssertionError("recomputed a stored score")
+
+    monkeypatch.setattr(C, "score_cell", no_compute)
+    reused = predictors.get("zc")(proxy="synflow", reuse_runs=True).predict(graphs)
+    np.testing.assert_array_equal(reused, fresh)
+    with pytest.raises(Exception, match="not records of nb201"):
+        C.compute_corpus("nb201", ["params"], ids=["not-a-cell"], tag="bad")
+
+
+def test_task_ids_are_the_leaderboard_test_units(corpus):
+    corpus("analognas")
+    ids = C.task_ids("analognas-analog", "analognas")
+    assert len(ids) == len(set(ids)) == 1000
+    with pytest.raises(Exception, match="no test units in corpus nb201"):
+        C.task_ids("analognas-analog", "nb201")

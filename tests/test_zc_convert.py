@@ -10,7 +10,8 @@ from onnx import TensorProto, helper
 
 from nabench.graph import from_onnx
 from nabench.normalize import build_model
-from nabench.zc.convert import ConversionError, to_torch
+from nabench.zc.compute import score_cell
+from nabench.zc.convert import ConversionError, graph_to_onnx, to_torch
 
 FAST = ["nb201", "nasbench-nlp"]
 SLOW = ["nb101", "nasbench-graph", "nb301", "help-fbnet", "analognas", "ec-nas", "transnas-micro", "transnas-macro", "help-ofa"]
@@ -89,3 +90,25 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
     onnx.checker.check_model(model)
     with pytest.raises(ConversionError, match="Erf is not supported"):
         to_torch(model)
+
+
+@pytest.mark.parametrize("name", ["nb201", "help-fbnet"])
+def test_archgraph_back_to_onnx(corpus, name, one_torch_thread):
+    """graph → ONNX keeps the arch id, parameters and FLOPs, and gives the very same module
+    (same seeded weights, same synflow); fbnet's channel-shuffle Reshape targets come from shapes."""
+    rec = corpus(name).records().iloc[11].to_dict()
+    model = build_model(rec, name)
+    graph = from_onnx(model)
+    rebuilt = graph_to_onnx(graph)
+    again = from_onnx(rebuilt)
+    assert (again.params, again.flops) == (graph.params, graph.flops)
+    a, b = (score_cell(m, ["synflow"], None, seed=3).scores["synflow"] for m in (model, rebuilt))
+    assert a == b
+
+
+@pytest.mark.parametrize("name, why", [("nb301", "Slice.*value the ArchGraph does not keep"),
+                                       ("nasbench-nlp", "ties weights")])
+def test_archgraph_back_to_onnx_refuses_what_the_graph_lost(corpus, name, why):
+    graph = from_onnx(build_model(corpus(name).records().iloc[0].to_dict(), name))
+    with pytest.raises(ConversionError, match=why):
+        graph_to_onnx(graph)

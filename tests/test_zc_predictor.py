@@ -1,15 +1,24 @@
-"""`zc` as a training-free predictor: the shared conformance suite, the ensemble, bad input."""
+"""`zc` as a training-free predictor: the shared conformance suite, the ensemble, graphs that name no
+corpus record (user ONNX files), bad input."""
 
 from __future__ import annotations
 
+import io
+import warnings
+
+import numpy as np
 import pytest
+import torch
 from scipy.stats import spearmanr
 
-from nabench.graph import from_onnx
+from nabench.graph import arch_id, from_onnx
 from nabench.normalize import build_model, graph_metadata
 from nabench.predictors.base import PredictorError
 from nabench.predictors.conformance import check_predictor
 from nabench.registry import predictors
+from nabench.predictors.zc import _fit_batch
+from nabench.zc.compute import _cell_seed, score_cell
+from nabench.zc.convert import graph_to_onnx
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +45,49 @@ def test_predictions_rank_architectures(graphs_and_acc, one_torch_thread):
     assert zc(proxy="nwot", batch_size=16).predict(graphs[:3]).shape == (3,)
     with pytest.raises(PredictorError, match="unknown proxy"):
         zc(proxy="nope").predict(graphs[:1])
-    from nabench import corpora
 
-    plain = from_onnx(build_model(corpora.load("nb201").records().iloc[0].to_dict(), "nb201"))
-    with pytest.raises(PredictorError, match="names no corpus record"):
-        zc().predict([plain])
+
+def test_graph_without_corpus_record_is_rebuilt_exactly(corpus, one_torch_thread):
+    """A graph that names no corpus record (what a user's ONNX file gives) is turned back into
+    ONNX: same module, same weights, same score as the builder's ONNX with the same seed. NB201's
+    "none" edge is a Mul by the constant 0, whose value an ArchGraph does not keep: an error."""
+    records = corpus("nb201").records()
+    rec = records[~records["native_id"].str.contains("none")].iloc[3].to_dict()  # "none" is x·0: see below
+    model = build_model(rec, "nb201")
+    plain = from_onnx(model)
+    assert "corpus" not in plain.metadata
+    got = predictors.get("zc")(proxy="synflow").predict([plain])
+    want = score_cell(model, ["synflow"], None, seed=_cell_seed(0, arch_id(plain))).scores["synflow"]
+    assert got[0] == want
+    zero_node = "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"  # node 2 = 0
+    with_none = from_onnx(build_model(records[records["native_id"] == zero_node].iloc[0].to_dict(), "nb201"))
+    with pytest.raises(PredictorError, match="Mul.*value the ArchGraph does not keep"):
+        predictors.get("zc")(proxy="synflow").predict([with_none])
+
+
+def _export(act: torch.nn.Module) -> bytes:
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), act,
+                              torch.nn.Conv2d(8, 8, 3, stride=2, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                              torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 10)).train()
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (torch.randn(1, 3, 40, 40),), buf, dynamo=False, input_names=["x"],
+                          training=torch.onnx.TrainingMode.TRAINING, dynamic_axes={"x": {0: "batch"}})
+    return buf.getvalue()
+
+
+def test_user_onnx_models(one_torch_thread):
+    """Exported PyTorch models scored through their ArchGraphs; the 40x40 model gets the batch
+    resized to 40x40. A constant whose value the ArchGraph drops (ReLU6's Clip bounds) is a
+    clear error naming the node."""
+    zc = predictors.get("zc")
+    graphs = [from_onnx(_export(torch.nn.ReLU())), from_onnx(_export(torch.nn.ELU()))]
+    x, y = torch.zeros(4, 3, 32, 32), torch.zeros(4, dtype=torch.int64)
+    assert _fit_batch((x, y), graph_to_onnx(graphs[0]))[0].shape == (4, 3, 40, 40)
+    for proxy in ("synflow", "snip", "nwot"):
+        p = zc(proxy=proxy, batch_size=16).predict(graphs)
+        assert np.isfinite(p).all() and p[0] != p[1]
+    with pytest.raises(PredictorError, match=r"X\[0\].*Clip.*does not keep"):
+        zc(proxy="synflow").predict([from_onnx(_export(torch.nn.ReLU6()))])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ from onnx import TensorProto, helper
 from scipy.stats import spearmanr
 
 from nabench.graph import from_onnx
+from nabench.normalize import build_model
 from nabench.onnx_build.nb201 import build_nb201, build_nb201_bytes
 from nabench.zc import data, proxies as P
 from nabench.zc.compute import score_cell
@@ -144,3 +146,48 @@ def test_data_dependent_proxies_match_published(published, data_root, one_torch_
         bar = {"epe_nas": ceiling["epe_nas"] - 0.15, "grasp": ceiling["grasp"] - 0.3, "plain": 0.1,
                "jacov": 0.8}.get(n, 0.85)
         assert rho >= bar, f"{n}: Spearman {rho:.3f} with published < {bar:.3f}"
+
+
+def test_multi_input_models(corpus, one_torch_thread):
+    """NAS-Bench-Graph GNNs (node features + adjacency) and NAS-Bench-NLP recurrent cells (token
+    ids + hidden states): synflow gets ones/zeros for every input; zen works on the recurrent
+    cells and fails with its reason on the GNNs (Gaussian noise is no adjacency); the image batch
+    does not fit them, which each data-dependent proxy records."""
+    batch = data.batch("cifar10", batch_size=8, seed=0)[:2]
+    for name in ("nasbench-graph", "nasbench-nlp"):
+        recs = corpus(name).records()
+        scores = []
+        for i in (0, len(recs) // 2):
+            model = build_model(recs.iloc[i].to_dict(), name)
+            res = score_cell(model, ["params", "synflow", "zen", "snip"], batch, seed=0)
+            assert np.isfinite(res.scores["synflow"]) and "no data batch for this model's inputs" in res.failures["snip"]
+            if name == "nasbench-nlp":  # zen after synflow sees the module as built
+                assert res.scores["zen"] == pytest.approx(score_cell(model, ["zen"], None, seed=0).scores["zen"], rel=1e-5)
+            else:
+                assert "zen" not in res.scores and "Gaussian" in res.failures["zen"]
+            scores.append(res.scores["synflow"])
+        assert scores[0] != scores[1]
+
+
+def test_converted_weights_do_not_depend_on_the_process(corpus, tmp_path):
+    """Seeded weights are the same in every process (no dependence on Python's string hashing)."""
+    import subprocess
+    import sys
+
+    rec = corpus("nasbench-graph").records().iloc[0].to_dict()
+    path = tmp_path / "gnn.onnx"
+    path.write_bytes(build_model(rec, "nasbench-graph").SerializeToString())
+    code = ("import sys; from nabench.zc.compute import score_cell; "
+            "print(repr(score_cell(sys.argv[1], ['synflow'], None, seed=0).scores['synflow']))")
+    runs = {subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed, "OMP_NUM_THREADS": "1"}).stdout
+            for seed in ("1", "2")}
+    assert len(runs) == 1
+
+
+def test_data_free_zen_uses_a_batch_whatever_the_file_declares(one_torch_thread):
+    """The NB201 ONNX declares a batch of 1; zen without a data batch still uses 64 samples."""
+    model = build_nb201_bytes("|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|")
+    got = score_cell(model, ["zen", "synflow"], None, seed=4).scores
+    want = P.compute(to_torch(model, seed=4), None, None, ["zen", "synflow"], input_shape=(3, 32, 32), seed=4).scores
+    assert got == want

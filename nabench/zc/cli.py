@@ -39,6 +39,8 @@ def compute_cmd(
     seed: int = typer.Option(0, "--seed", help="Seeds the batch draw, augmentation and weight init."),
     shard_size: int = typer.Option(64, "--shard-size", help="Records per shard file."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N records."),
+    ids: Optional[Path] = typer.Option(None, "--ids", help="Only these records: a file with one native id per line."),
+    task: Optional[str] = typer.Option(None, "--task", help="Only the test units of this leaderboard task (e.g. nb201-cifar10)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default: under the corpus store)."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="torchvision CIFAR folder or ImageNet16 pickles."),
     fmt: str = typer.Option("table", "--format", "-f"),
@@ -46,9 +48,20 @@ def compute_cmd(
     """Compute proxies for every record; resumable (rerun the same command after an interruption)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from nabench.errors import NabenchError
     from nabench.zc import compute as C, proxies as P
 
     cli = _cli()
+    if ids is not None and task is not None:
+        raise NabenchError("give --ids or --task, not both")
+    subset, tag = None, None
+    if ids is not None:
+        if not ids.is_file():
+            raise NabenchError(f"{ids}: no such file")
+        subset = [line.strip() for line in ids.read_text(encoding="utf-8").splitlines() if line.strip()]
+        tag = f"ids-{ids.stem}"
+    elif task is not None:
+        subset, tag = C.task_ids(task, corpus), f"task-{task}"
     names: list[str] = []
     for item in proxies:
         for p in filter(None, (s.strip() for s in item.split(","))):
@@ -58,7 +71,7 @@ def compute_cmd(
         task = bar.add_task("zc", total=None)
         path = C.compute_corpus(corpus, names, out=out, dataset=dataset, batch_size=batch_size, seed=seed,
                                 workers=workers, executor=executor, shard_size=shard_size, limit=limit,
-                                data_root=data_root, progress=lambda d, n: bar.update(task, completed=d, total=n))
+                                ids=subset, tag=tag, data_root=data_root, progress=lambda d, n: bar.update(task, completed=d, total=n))
     df = C.read_scores(path)
     rows = [{"proxy": p, "scored": int(df[p].notna().sum()), "failed": int((df[f"{p}__error"] != "").sum()),
              "mean_s_per_cell": round(float(df["seconds"].mean()), 4)} for p in dict.fromkeys(names)]

@@ -37,8 +37,19 @@ MAX_PARAMS = 200_000_000
 _STATE: dict[str, Any] = {}
 
 
-def run_dir(corpus, dataset: str, batch_size: int, seed: int) -> Path:
-    return Path(corpus.path) / "zc" / f"{dataset}-b{batch_size}-s{seed}"
+def run_dir(corpus, dataset: str, batch_size: int, seed: int, tag: str | None = None) -> Path:
+    return Path(corpus.path) / "zc" / (f"{dataset}-b{batch_size}-s{seed}" + (f"-{tag}" if tag else ""))
+
+
+def task_ids(task_name: str, corpus_name: str) -> list[str]:
+    """The native ids of a leaderboard task's test units that belong to ``corpus_name``."""
+    from nabench.leaderboard.tasks import get_task, load_task_data
+
+    units = load_task_data(get_task(task_name)).test_units
+    ids = units.loc[units["corpus"] == corpus_name, "native_id"].astype(str).tolist()
+    if not ids:
+        raise NabenchError(f"task {task_name} has no test units in corpus {corpus_name}")
+    return ids
 
 
 def shard_path(out: Path, k: int) -> Path:
@@ -65,7 +76,14 @@ def _init_worker(config: dict) -> None:
 
 def score_cell(model: Any, proxies: Sequence[str], batch: tuple | None, *, seed: int,
                input_shape: Sequence[int] | None = None) -> P.Result:
-    """Build the module of one ONNX model and compute ``proxies``; failures are recorded, never raised."""
+    """Build the module of one ONNX model and compute ``proxies``; failures are recorded, never raised.
+
+    The image ``batch`` feeds the data-dependent proxies of single-input models; a model with
+    other inputs (a GNN's features and adjacency, a recurrent cell's tokens and states) gets a
+    failure for those, naming its inputs. synflow and zen build their inputs from
+    ``input_shape`` (without batch), else the batch's shape, else the model's declared inputs
+    (for a single-input model, its non-batch dims: synflow batch 1, zen batch 64).
+    """
     from nabench.zc.convert import to_torch
 
     result = P.Result()
@@ -80,12 +98,27 @@ def score_cell(model: Any, proxies: Sequence[str], batch: tuple | None, *, seed:
 
             flops = from_onnx(model).flops / 1e6
         x, y = batch if batch is not None else (None, None)
-        shape = input_shape or (tuple(x.shape[1:]) if x is not None else
-                                tuple(d or 1 for d in module.input_shapes[0][1:]))
-        return P.compute(module, x, y, proxies, flops=flops, input_shape=shape, seed=seed)
+        specs = module.input_specs
+        if x is not None and not (len(specs) == 1 and specs[0].dtype.is_floating_point):
+            shown = ", ".join(f"{s.name}{list(s.dims)}:{str(s.dtype).replace('torch.', '')}" for s in specs)
+            for p in proxies:
+                if P.get(p).needs_data:
+                    result.failures[p] = (f"no data batch for this model's inputs ({shown}); the image batches "
+                                          "fit single-input image models only")
+            proxies = [p for p in proxies if not P.get(p).needs_data]
+            x = y = None
+        single = specs[0].dims[1:] if len(specs) == 1 and specs[0].dtype.is_floating_point else None
+        if input_shape is None and x is None and single and all(isinstance(d, int) for d in single):
+            input_shape = single  # the leading dim is the batch, whatever the file declares (often 1)
+        if input_shape is not None or x is not None:
+            res = P.compute(module, x, y, proxies, flops=flops, input_shape=input_shape, seed=seed)
+        else:
+            res = P.compute(module, None, None, proxies, flops=flops, input_specs=specs, seed=seed)
+        res.failures.update(result.failures)
+        return res
     except (Exception, MemoryError) as e:  # noqa: BLE001 -- a bad cell never stops the run
         for p in proxies:
-            result.failures[p] = f"{type(e).__name__}: {str(e)[:300]}"
+            result.failures.setdefault(p, f"{type(e).__name__}: {str(e)[:300]}")
         return result
 
 
@@ -169,8 +202,13 @@ def _ray(tasks: Iterator, config: dict, workers: int) -> Iterator[tuple[int, pd.
 def compute_corpus(corpus_name: str, proxies: Sequence[str], *, out: str | Path | None = None,
                    dataset: str = "cifar10", batch_size: int = 64, seed: int = 0, workers: int = 1,
                    executor: str = "process", shard_size: int = 64, limit: int | None = None,
+                   ids: Sequence[str] | None = None, tag: str | None = None,
                    data_root: str | Path | None = None, progress: Callable[[int, int], None] | None = None) -> Path:
-    """Compute ``proxies`` for the records of a corpus (the first ``limit``); returns the run folder."""
+    """Compute ``proxies`` for the records of a corpus (those with native id in ``ids``, in
+    corpus order; then the first ``limit``); returns the run folder (default: under the corpus
+    store, named by dataset, batch, seed and ``tag``)."""
+    import hashlib
+
     from nabench import __version__, corpora
     from nabench.zc import data
 
@@ -183,16 +221,27 @@ def compute_corpus(corpus_name: str, proxies: Sequence[str], *, out: str | Path 
         raise NabenchError("workers and shard_size must be >= 1")
     corpus = corpora.load(corpus_name)
     records = corpus.records()
+    ids_sha = None
+    if ids is not None:
+        wanted = sorted(set(map(str, ids)))
+        present = records["native_id"].astype(str).isin(wanted)
+        missing = sorted(set(wanted) - set(records.loc[present, "native_id"].astype(str)))
+        if missing:
+            raise NabenchError(f"{len(missing)} id(s) are not records of {corpus_name}, e.g. {missing[0]!r}")
+        records = records[present]
+        ids_sha = hashlib.sha256("\n".join(wanted).encode()).hexdigest()
     if limit is not None:
         records = records.iloc[:limit]
     info = None
     if any(P.get(p).needs_data for p in proxies):
         info = data.batch(dataset, batch_size=batch_size, seed=seed, root=data_root)[2].as_dict()
-    out = Path(out) if out is not None else run_dir(corpus, dataset, batch_size, seed)
+    out = Path(out) if out is not None else run_dir(corpus, dataset, batch_size, seed, tag)
     out.mkdir(parents=True, exist_ok=True)
     config = {"corpus": corpus.name, "version": corpus.version, "proxies": proxies, "dataset": dataset,
               "batch_size": batch_size, "seed": seed, "shard_size": shard_size,
               "data_root": None if data_root is None else str(data_root)}
+    if ids_sha is not None:
+        config["ids_sha256"] = ids_sha
     run_file = out / RUN_FILE
     if run_file.exists():
         old = json.loads(run_file.read_text(encoding="utf-8"))

@@ -25,6 +25,7 @@ An op outside the supported set raises :class:`ConversionError` naming it.
 from __future__ import annotations
 
 import math
+import zlib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -36,6 +37,7 @@ from onnx import numpy_helper
 from torch import nn
 
 from nabench.errors import NabenchError
+from nabench.zc.proxies import InputSpec
 
 WEIGHTS_METADATA_KEY = "nabench.weights"
 #: (op, input slot) pairs that make an undeclared graph input a weight.
@@ -143,6 +145,65 @@ _DTYPES = {onnx.TensorProto.FLOAT: torch.float32, onnx.TensorProto.DOUBLE: torch
            onnx.TensorProto.BOOL: torch.bool, onnx.TensorProto.FLOAT16: torch.float16}
 
 
+class _BoxSum(torch.autograd.Function):
+    """Window sums: a depthwise convolution with a constant ones kernel whose backward is the
+    transposed convolution written as an ordinary (differentiable) op, so that a second
+    derivative (grasp) costs one depthwise convolution instead of PyTorch's per-group
+    convolution double backward."""
+
+    @staticmethod
+    def forward(ctx, x, ones, stride, padding):
+        ctx.save_for_backward(ones)
+        ctx.stride, ctx.padding, ctx.in_hw = stride, padding, tuple(x.shape[2:])
+        return F.conv2d(x, ones, stride=stride, padding=padding, groups=x.shape[1])
+
+    @staticmethod
+    def backward(ctx, grad):
+        ones, = ctx.saved_tensors
+        k = ones.shape[2:]
+        extra = tuple(ctx.in_hw[i] - ((grad.shape[2 + i] - 1) * ctx.stride[i] - 2 * ctx.padding[i] + k[i])
+                      for i in range(2))
+        return F.conv_transpose2d(grad, ones, stride=ctx.stride, padding=ctx.padding, output_padding=extra,
+                                  groups=grad.shape[1]), None, None, None
+
+
+class BoxAverage:
+    """2-D average pooling as a depthwise convolution with a ones kernel (the window sums)
+    divided by the number of counted elements per window.
+
+    Same values as ``F.avg_pool2d`` (up to float rounding), several times faster on CPU for
+    ``count_include_pad=0`` and for every NCHW input, with cheap first and second derivatives
+    (:class:`_BoxSum`). Kernels and count maps are cached per channels/dtype/size.
+    """
+
+    def __init__(self, kernel: tuple, strides: tuple, fpad: list[int] | None, pad: tuple, count_include_pad: bool):
+        self.kernel, self.strides, self.fpad, self.pad, self.cip = kernel, strides, fpad, pad, count_include_pad
+        self._ones: dict[tuple, torch.Tensor] = {}
+        self._counts: dict[tuple, torch.Tensor] = {}
+
+    def _sum(self, x: torch.Tensor) -> torch.Tensor:
+        key = (x.shape[1], x.dtype, x.device)
+        if key not in self._ones:
+            with torch.inference_mode(False):  # a cached tensor must stay usable outside inference mode
+                self._ones[key] = torch.ones((x.shape[1], 1, *self.kernel), dtype=x.dtype, device=x.device)
+        if self.fpad is not None:
+            x = F.pad(x, self.fpad)
+        return _BoxSum.apply(x, self._ones[key], self.strides, self.pad)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4:
+            raise ConversionError(f"AveragePool over a rank-{x.dim()} tensor is not supported")
+        total = self._sum(x)
+        if self.cip or (self.fpad is None and not any(self.pad)):
+            return total / float(np.prod(self.kernel))
+        key = (tuple(x.shape[2:]), x.dtype, x.device)
+        if key not in self._counts:
+            with torch.inference_mode(False), torch.no_grad():
+                ones = torch.ones((1, 1, *x.shape[2:]), dtype=x.dtype, device=x.device)
+                self._counts[key] = self._sum(ones)
+        return total / self._counts[key]
+
+
 def _tensor_op(op: str, a: dict, floating: dict) -> Callable | None:
     """Parameter-free ops as functions of their input tensors (``None`` inputs for omitted slots).
 
@@ -194,6 +255,8 @@ def _tensor_op(op: str, a: dict, floating: dict) -> Callable | None:
             raise ConversionError(f"{op} over {len(k)} spatial dims is not supported")
         if op == "AveragePool":
             cip = bool(a.get("count_include_pad", 0))
+            if not ceil:
+                return BoxAverage(k, strides, fpad, pad, cip)
             def pool(x):
                 if fpad is not None:
                     x = F.pad(x, fpad)
@@ -313,6 +376,8 @@ class OnnxModule(nn.Module):
         self.input_names: list[str] = []
         #: data input shapes as declared in the file (``None`` for symbolic dims)
         self.input_shapes: list[tuple] = []
+        #: data inputs as :class:`~nabench.zc.proxies.InputSpec` (symbolic dims by name), for synflow/zen
+        self.input_specs: list[InputSpec] = []
         for vi in g.input:
             if vi.name in inits:
                 continue
@@ -323,7 +388,10 @@ class OnnxModule(nn.Module):
                 shapes[vi.name] = dims
             else:
                 self.input_names.append(vi.name)
-                self.input_shapes.append(tuple(d.dim_value or None for d in vi.type.tensor_type.shape.dim))
+                tdims = vi.type.tensor_type.shape.dim
+                self.input_shapes.append(tuple(d.dim_value or None for d in tdims))
+                self.input_specs.append(InputSpec(vi.name, tuple(d.dim_value or d.dim_param or None for d in tdims),
+                                                  _DTYPES.get(vi.type.tensor_type.elem_type, torch.float32)))
         if not self.input_names:
             raise ConversionError("the model has no data input")
         self.output_names = [o.name for o in g.output]
@@ -341,7 +409,12 @@ class OnnxModule(nn.Module):
         self._trans_b: dict[str, bool] = {}
         for i, node in enumerate(g.node):
             self.steps.append(self._step(i, node, shapes, weight_names, used_as_module))
-        for name in weight_names - used_as_module:
+        first_use = {}
+        for node in g.node:
+            for name in node.input:
+                first_use.setdefault(name, len(first_use))
+        # graph order, so the seeded initialization is the same in every process
+        for name in sorted(weight_names - used_as_module, key=lambda n: (first_use.get(n, len(first_use)), n)):
             if name not in slot_use:
                 continue
             if name in inits and (inits[name].data_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE)
@@ -371,7 +444,7 @@ class OnnxModule(nn.Module):
 
     @staticmethod
     def _key(name: str) -> str:
-        return "t_" + "".join(c if c.isalnum() else "_" for c in name) + f"_{abs(hash(name)) % 10**6}"
+        return "t_" + "".join(c if c.isalnum() else "_" for c in name) + f"_{zlib.crc32(name.encode()) % 10**6}"
 
     def _add_const(self, name: str, arr: np.ndarray) -> None:
         key = self._key(name)
@@ -496,6 +569,22 @@ class OnnxModule(nn.Module):
             return self.weights[key]
         raise ConversionError(f"tensor {name!r} is used before it is computed")
 
+    @torch.no_grad()
+    def first_nonfinite(self, *xs: torch.Tensor) -> str | None:
+        """The first node whose float output has a NaN/inf on ``xs`` ("op 'output'"), or ``None``."""
+        self._floating["dtype"] = self._dtype_probe.dtype
+        env: dict[str, Any] = dict(zip(self.input_names, xs))
+        for step in self.steps:
+            if not step.outputs:
+                continue
+            out = step.fn(*(self._value(env, n) for n in step.inputs))
+            outs = out if isinstance(out, (tuple, list)) else (out,)
+            for name, o in zip(step.outputs, outs):
+                env[name] = o
+                if torch.is_tensor(o) and o.is_floating_point() and not torch.isfinite(o).all():
+                    return f"{step.op} {name!r}"
+        return None
+
     def forward(self, *xs: torch.Tensor):
         if len(xs) != len(self.input_names):
             raise ConversionError(f"the model takes {len(self.input_names)} input(s) ({', '.join(self.input_names)}), got {len(xs)}")
@@ -523,3 +612,198 @@ def to_torch(model: Any, *, seed: int | None = None) -> OnnxModule:
     if seed is not None:
         torch.manual_seed(seed)
     return OnnxModule(model)
+
+
+# ---------------------------------------------------------------------------------------------
+# ArchGraph → ONNX (so that any ArchGraph, e.g. of a user's ONNX file, can become a module)
+# ---------------------------------------------------------------------------------------------
+
+#: Symbolic size given to every unknown dimension of a rebuilt graph's data inputs.
+SYMBOLIC_DIM = "N"
+
+
+class _Unknown(ConversionError):
+    pass
+
+
+def _dims_match(a: tuple, b: tuple) -> bool:
+    return len(a) == len(b) and all(x == y for x, y in zip(a, b))
+
+
+def _unsqueeze_axes(src: tuple, dst: tuple) -> list[int]:
+    from itertools import combinations
+
+    for axes in combinations(range(len(dst)), len(dst) - len(src)):
+        it = iter(src)
+        cand = tuple(1 if k in axes else next(it) for k in range(len(dst)))
+        if _dims_match(cand, dst):
+            return list(axes)  # any consistent choice inserts the same size-1 axes: same tensor
+    raise _Unknown(f"no axes turn {src} into {dst}")
+
+
+def _squeeze_axes(src: tuple, dst: tuple) -> list[int]:
+    return _unsqueeze_axes(dst, src)
+
+
+def _reduce_axes(src: tuple, dst: tuple, keep: bool) -> list[int]:
+    from itertools import combinations
+
+    found = []
+    for k in range(len(src) + 1):
+        for axes in combinations(range(len(src)), k):
+            cand = tuple(1 if i in axes else d for i, d in enumerate(src)) if keep else \
+                tuple(d for i, d in enumerate(src) if i not in axes)
+            if _dims_match(cand, dst):
+                found.append(axes)
+    effective = {tuple(a for a in axes if src[a] != 1) for axes in found}
+    if len(effective) != 1:
+        raise _Unknown(f"{'no' if not found else 'several'} reductions turn {src} into {dst}")
+    return list(found[0])
+
+
+def _reshape_target(src: tuple, dst: tuple) -> list[int]:
+    target = []
+    for i, d in enumerate(dst):
+        if d is not None:
+            target.append(d)
+        elif i < len(src) and src[i] is None:
+            target.append(0)  # copy the (symbolic) input dim
+        else:
+            target.append(-1)
+    if target.count(-1) > 1:
+        raise _Unknown(f"the target shape {dst} has several unknown sizes")
+    return target
+
+
+def _const_value(node, slot: int) -> np.ndarray | None:
+    """The value of a constant input that follows from the node's static shapes, else ``None``."""
+    op, ins, outs = node.op_type, node.input_shapes, node.output_shapes
+    src, dst = (ins[0] if ins else None), (outs[0] if outs else None)
+    if dst is None or (src is None and op != "ConstantOfShape"):
+        return None
+    if op == "Reshape" and slot == 1:
+        return np.array(_reshape_target(src, dst), np.int64)
+    if op == "Expand" and slot == 1:
+        if any(d is None and (i < len(dst) - len(src) or src[i - len(dst) + len(src)] is not None)
+               for i, d in enumerate(dst)):
+            raise _Unknown(f"the expanded shape {dst} has unknown sizes")
+        return np.array([1 if d is None else d for d in dst], np.int64)
+    if op == "ConstantOfShape" and slot == 0:
+        if None in dst:
+            raise _Unknown(f"the output shape {dst} has unknown sizes")
+        return np.array(dst, np.int64)
+    if op == "Unsqueeze" and slot == 1:
+        return np.array(_unsqueeze_axes(src, dst), np.int64)
+    if op == "Squeeze" and slot == 1:
+        return np.array(_squeeze_axes(src, dst), np.int64)
+    if op.startswith("Reduce") and slot == 1:
+        return np.array(_reduce_axes(src, dst, bool(node.attrs.get("keepdims", 1))), np.int64)
+    return None
+
+
+def _attr(name: str, value: Any) -> onnx.AttributeProto:
+    if isinstance(value, dict) and "tensor" in value:
+        t = value["tensor"]
+        if "value" not in t:
+            raise _Unknown(f"attribute {name!r} is a tensor whose values the ArchGraph does not keep")
+        dtype = onnx.TensorProto.DataType.Value(str(t["dtype"]).upper())
+        return onnx.helper.make_attribute(name, onnx.helper.make_tensor(name, dtype, t["dims"], [t["value"]]))
+    if isinstance(value, dict):
+        raise _Unknown(f"attribute {name!r} ({', '.join(value)}) cannot be rebuilt")
+    return onnx.helper.make_attribute(name, value)
+
+
+def graph_to_onnx(graph: Any) -> onnx.ModelProto:
+    """A weightless ONNX model with the structure of an :class:`~nabench.graph.ArchGraph`.
+
+    Every weight becomes a typed graph input (listed under ``nabench.weights``), so
+    :func:`to_torch` gives it fresh weights as for any model. Unknown data-input sizes become the
+    symbolic size ``N``. An ArchGraph keeps the shapes of constant tensors, not their values:
+    values that follow from a node's static shapes (Reshape/Expand/ConstantOfShape targets,
+    Unsqueeze/Squeeze/Reduce axes) are rebuilt; any other constant (a scalar factor, a Clip bound,
+    Slice starts, Pad amounts, Gather indices) raises :class:`ConversionError` naming the node.
+    Weight tying is not recorded either: a rebuilt model whose parameter count differs from
+    ``graph.params`` raises. The rebuilt model has the graph's ``arch_id``.
+    """
+    from onnx import TensorProto, helper
+
+    from nabench.graph.archgraph import NON_PARAM_SLOTS, WEIGHT_SLOTS
+
+    out_name: dict[tuple[int, int], str] = {}
+    for t, (kind, j, k) in zip(graph.outputs, graph.output_sources):
+        if kind != "node":
+            raise ConversionError(f"graph output {t.name!r} is not computed by a node")
+        out_name.setdefault((j, k), t.name)
+
+    def tname(src: tuple, i: int, slot: int) -> str:
+        kind, j, k = src
+        if kind == "input":
+            return graph.inputs[j].name
+        if kind == "node":
+            return out_name.get((j, k), f"n{j}_{k}")
+        if kind == "none":
+            return ""
+        return f"n{i}_c{slot}"
+
+    def dtype_of(name: str | None) -> int:
+        try:
+            return TensorProto.DataType.Value(str(name).upper())
+        except ValueError:
+            raise ConversionError(f"data type {name!r} is not supported") from None
+
+    inputs = []
+    for t in graph.inputs:
+        shape = None if t.shape is None else [SYMBOLIC_DIM if d is None else d for d in t.shape]
+        inputs.append(helper.make_tensor_value_info(t.name, dtype_of(t.dtype), shape))
+    weights, inits, nodes = [], [], []
+    for node in graph.nodes:
+        i = node.index
+        where = f"node {i} ({node.op_type} {node.name!r})"
+        if node.domain not in ("", "ai.onnx"):
+            raise ConversionError(f"{where}: op domain {node.domain!r} cannot be rebuilt")
+        names = [tname(src, i, s) for s, src in enumerate(node.sources)]
+        for slot, shape in node.const_inputs.items():
+            if shape is None or None in shape:
+                raise ConversionError(f"{where}: constant input {slot} has an unknown shape")
+            try:
+                value = _const_value(node, slot)
+            except _Unknown as e:
+                raise ConversionError(f"{where}: constant input {slot}: {e}") from None
+            if value is not None:
+                inits.append(numpy_helper.from_array(value, names[slot]))
+            elif slot in WEIGHT_SLOTS.get(node.op_type, ()) or node.op_type == "BatchNormalization" or (
+                    int(np.prod(shape)) > 1 and slot not in NON_PARAM_SLOTS.get(node.op_type, ())):
+                weights.append(helper.make_tensor_value_info(names[slot], TensorProto.FLOAT, list(shape)))
+            else:
+                raise ConversionError(f"{where}: constant input {slot} (shape {tuple(shape)}) has a value the "
+                                      "ArchGraph does not keep (it keeps constant shapes only); score the ONNX "
+                                      "file itself (nabench.zc.compute.score_cell)")
+        try:
+            attrs = [_attr(k, v) for k, v in node.attrs.items()]
+        except _Unknown as e:
+            raise ConversionError(f"{where}: {e}") from None
+        n = helper.make_node(node.op_type, names, [tname(("node", i, k), i, -1) for k in range(len(node.output_shapes))],
+                             name=node.name or f"n{i}")
+        n.attribute.extend(attrs)
+        nodes.append(n)
+    outputs = []
+    for k, (t, src) in enumerate(zip(graph.outputs, graph.output_sources)):
+        if out_name[src[1:]] != t.name:  # one tensor listed as several outputs
+            nodes.append(helper.make_node("Identity", [out_name[src[1:]]], [t.name], name=f"output{k}"))
+        shape = None if t.shape is None else [SYMBOLIC_DIM if d is None else d for d in t.shape]
+        outputs.append(helper.make_tensor_value_info(t.name, dtype_of(t.dtype or "float"), shape))
+    opsets = [helper.make_opsetid(dom, v) for dom, v in (graph.opset or {"": 17}).items()]
+    model = helper.make_model(helper.make_graph(nodes, "archgraph", inputs + weights, outputs, initializer=inits),
+                              opset_imports=opsets)
+    model.ir_version = min(model.ir_version, 10)
+    model.metadata_props.add(key=WEIGHTS_METADATA_KEY, value=",".join(w.name for w in weights))
+    from nabench.graph import arch_id, from_onnx
+
+    rebuilt = from_onnx(model)
+    if rebuilt.params != graph.params:
+        raise ConversionError(f"the rebuilt model has {rebuilt.params:,} parameters, the graph {graph.params:,}: "
+                              "it ties weights (one tensor used by several nodes), which the ArchGraph does not "
+                              "record; score the ONNX file itself (nabench.zc.compute.score_cell)")
+    if arch_id(rebuilt) != arch_id(graph):
+        raise ConversionError("the rebuilt model is not the same architecture as the graph (arch_id differs)")
+    return model

@@ -11,10 +11,20 @@ Sharing (see :func:`compute`): one forward pass serves nwot (ReLU-input hooks), 
 (conv/linear output hooks), grad_norm/snip/plain/grasp (one ``autograd.grad`` of the loss over
 the layer weights, with ``create_graph`` only when grasp is asked for), jacov/epe_nas (one
 input-Jacobian of ``sum(logits)``) and zico (two half-batch gradients); grasp adds one
-Hessian-gradient product. synflow (batch 1 of ones, float64, BatchNorm bypassed, |weights|),
-zen (Gaussian re-initialization, two forwards of Gaussian noise) and gradsign (per-sample
+Hessian-gradient product (NASLib's ``Σ -W ⊙ H g`` as one double backward). Only the layer
+weights require grad during that pass (no BatchNorm/bias gradients are computed); without any
+gradient proxy (nwot alone) it runs under ``no_grad``. synflow (batch 1 of ones, float64,
+BatchNorm bypassed, |weights|; parameters restored afterwards), zen (Gaussian
+re-initialization, two forwards of Gaussian noise, channels-last) and gradsign (per-sample
 gradients) need their own passes and run after, in that order, on the same module (which is
-modified: score a fresh module each time).
+modified: score a fresh module each time). Every proxy computed together equals it computed
+alone (tests/test_zc_proxies.py).
+
+Inputs: data-dependent proxies take one batch ``(x, y)``. synflow and zen build their own
+inputs from :class:`InputSpec` s, so they also work on models with several inputs (a GNN's node
+features and adjacency, a recurrent cell's token ids and hidden states): float inputs get ones
+(synflow) or Gaussian noise (zen), integer inputs zeros; zen refuses a square N×N structure
+input (an adjacency has no Gaussian value).
 
 Every proxy is oriented so that *higher_is_better* says how it ranks architectures as
 published (all of the 15 rank "higher score → better" in their papers; jacov is the negated
@@ -198,23 +208,79 @@ def epe_nas_score(jac: np.ndarray, labels: np.ndarray, n_classes: int) -> float:
     return float(np.abs(vals[:, None] - vals[None, :]).sum() / max(1, len(vals)))
 
 
+def _to_layout(module: nn.Module, tensors: Sequence[torch.Tensor], channels_last: bool) -> list[torch.Tensor]:
+    """Put ``module`` and the 4-D ``tensors`` in channels-last (or contiguous NCHW) layout.
+
+    Channels-last makes MKLDNN's CPU convolutions several times faster, but its float32 results
+    are ~50 times less accurate (relative error 1e-6 on outputs, 6e-4 on weight gradients, 2e-3
+    on grasp's Hessian product, against 3e-8, 1e-5 and 2e-4 in NCHW, measured against float64 on
+    an NB201 cell) and the double backward mixes layouts and gets slower. So the gradient pass
+    runs in NCHW and only zen's two forwards in channels-last."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    if any(p.dim() == 4 for p in module.parameters()):
+        module.to(memory_format=fmt)
+    return [t.contiguous(memory_format=fmt) if torch.is_tensor(t) and t.dim() == 4 else t for t in tensors]
+
+
+class _NwotKernel:
+    """Forward hook for NASWOT: Σ over ReLUs of the Hamming-agreement kernel of their inputs.
+
+    Several ReLUs often read the same tensor (every edge leaving an NB201 node); its kernel is
+    computed once and counted once per ReLU, as the per-ReLU hooks of NASLib count it. Binary
+    0/1 products are exact in float32; the sum is kept in float64 as NASLib's numpy sum is.
+    """
+
+    def __init__(self):
+        self.k: torch.Tensor | None = None
+        self._seen: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def __call__(self, mod, inp, out) -> None:
+        t = inp[0]
+        hit = self._seen.get(id(t))
+        if hit is None or hit[0] is not t:
+            a = (t.detach().reshape(t.shape[0], -1) > 0).to(torch.float32)
+            r = a.sum(1)
+            k = (2 * (a @ a.t()) - r[:, None] - r[None, :] + a.shape[1]).double()
+            hit = self._seen[id(t)] = (t, k)
+        self.k = hit[1] if self.k is None else self.k + hit[1]
+
+    def release(self) -> None:
+        self._seen.clear()
+
+
+def _weight_grads(weights: list, grads: Sequence) -> list[torch.Tensor]:
+    return [torch.zeros_like(w) if g is None else g for w, g in zip(weights, grads)]
+
+
+def _total(values: Sequence[torch.Tensor]) -> float:
+    """Sum of per-layer scalars in float64 (as the per-layer Python sums of NASLib are)."""
+    return float(torch.stack(list(values)).double().sum())
+
+
 def _main_pass(module: nn.Module, x: torch.Tensor, y: torch.Tensor, want: set, result: Result, loss_fn) -> None:
-    """nwot, fisher, grad_norm, snip, plain, grasp, jacov, epe_nas, zico from one forward."""
+    """nwot, fisher, grad_norm, snip, plain, grasp, jacov, epe_nas, zico from one forward.
+
+    One forward (training mode) with ReLU-input hooks (nwot) and conv/linear output hooks
+    (fisher); one ``autograd.grad`` of the loss over the layer weights serves fisher, grad_norm,
+    snip, plain and grasp (with ``create_graph`` when grasp is asked for, whose Hessian-gradient
+    product is then one more backward of ``Σ stop_grad(g)·g``); one input-gradient of
+    ``sum(logits)`` serves jacov and epe_nas.
+    """
     lay = layers(module)
+    if not lay:
+        raise ProxyError("the module has no conv/linear layers to score")
+    need_jac = bool({"jacov", "epe_nas"} & want)
+    need_grad = bool({"grad_norm", "snip", "plain", "grasp", "fisher"} & want)
+    x, = _to_layout(module, [x], channels_last=False)
     weights = [m.weight for m in lay]
     hooks = []
-    nwot_k = [None]
+    nwot = _NwotKernel() if "nwot" in want else None
     fisher_on = [True]
-    fisher_vals: dict[int, torch.Tensor] = {}
-    if "nwot" in want:
-        def relu_hook(mod, inp, out):
-            a = (inp[0].detach().reshape(inp[0].shape[0], -1) > 0).float()
-            r = a.sum(1)
-            k = 2 * (a @ a.t()) - r[:, None] - r[None, :] + a.shape[1]
-            nwot_k[0] = k if nwot_k[0] is None else nwot_k[0] + k
-        hooks += [m.register_forward_hook(relu_hook) for m in module.modules() if isinstance(m, nn.ReLU)]
+    fisher_vals: list[torch.Tensor] = []
+    if nwot is not None:
+        hooks += [m.register_forward_hook(nwot) for m in module.modules() if isinstance(m, nn.ReLU)]
     if "fisher" in want:
-        def fisher_hook_factory(i, fan):
+        def fisher_hook_factory(fan):
             def hook(mod, inp, out):
                 if not out.requires_grad:
                     return
@@ -223,41 +289,48 @@ def _main_pass(module: nn.Module, x: torch.Tensor, y: torch.Tensor, want: set, r
                     if fisher_on[0]:
                         g = act * grad.detach()
                         g_nk = g.sum(tuple(range(2, g.dim()))) if g.dim() > 2 else g
-                        val = 0.5 * g_nk.pow(2).mean(0).sum() * fan
-                        fisher_vals[i] = fisher_vals.get(i, 0.0) + val
+                        fisher_vals.append(0.5 * g_nk.pow(2).mean(0).sum() * fan)
                 out.register_hook(grad_hook)
             return hook
-        for i, m in enumerate(lay):
-            fan = int(np.prod(m.weight.shape[1:]))
-            hooks.append(m.register_forward_hook(fisher_hook_factory(i, fan)))
-    need_jac = bool({"jacov", "epe_nas"} & want)
-    need_grad = bool({"grad_norm", "snip", "plain", "grasp", "fisher"} & want)
+        for m in lay:
+            hooks.append(m.register_forward_hook(fisher_hook_factory(int(np.prod(m.weight.shape[1:])))))
+    weight_ids = {id(w) for w in weights}
+    frozen = [p for p in module.parameters() if p.requires_grad and id(p) not in weight_ids]
     try:
+        for p in frozen:  # only the layer weights are differentiated: no BN/bias gradients computed
+            p.requires_grad_(False)
         module.train()
         module.zero_grad(set_to_none=True)
         if need_jac:
             x = x.clone().requires_grad_(True)
-        out = _logits(module(x))
+        with torch.set_grad_enabled(need_grad or need_jac or "zico" in want):
+            out = _logits(module(x))
         for h in hooks:
             h.remove()
         hooks = []
         loss = loss_fn(out, y)
-        if "nwot" in want:
-            _finite("nwot", float(np.linalg.slogdet(nwot_k[0].double().numpy())[1]) if nwot_k[0] is not None
-                    else float("nan"), result)
+        if nwot is not None:
+            nwot.release()
+            _finite("nwot", float(torch.linalg.slogdet(nwot.k)[1]) if nwot.k is not None else float("nan"), result)
+        grads = None
         if need_grad:
-            grads = torch.autograd.grad(loss, weights, create_graph="grasp" in want, retain_graph=True, allow_unused=True)
-            grads = [torch.zeros_like(w) if g is None else g for w, g in zip(weights, grads)]
-            with torch.no_grad():
-                if "grad_norm" in want:
-                    _finite("grad_norm", sum(float(g.norm()) for g in grads), result)
-                if "snip" in want:
-                    _finite("snip", sum(float((w * g).abs().sum()) for w, g in zip(weights, grads)), result)
-                if "plain" in want:
-                    _finite("plain", sum(float((w * g).sum()) for w, g in zip(weights, grads)), result)
-                if "fisher" in want:
-                    _finite("fisher", sum(float(v) for v in fisher_vals.values()), result)
+            grads = _weight_grads(weights, torch.autograd.grad(loss, weights, create_graph="grasp" in want,
+                                                               retain_graph=True, allow_unused=True))
             fisher_on[0] = False
+            with torch.no_grad():
+                g_d = [g.detach() for g in grads]
+                w_d = [w.detach() for w in weights]
+                if "grad_norm" in want:
+                    _finite("grad_norm", _total(torch._foreach_norm(g_d, 2)), result)
+                if {"snip", "plain"} & want:
+                    wg = torch._foreach_mul(w_d, g_d)
+                    if "snip" in want:
+                        _finite("snip", _total(torch._foreach_norm(wg, 1)), result)
+                    if "plain" in want:
+                        _finite("plain", _total([t.sum() for t in wg]), result)
+                    del wg
+                if "fisher" in want:
+                    _finite("fisher", _total(fisher_vals) if fisher_vals else 0.0, result)
         if need_jac:
             jac = torch.autograd.grad(out, x, torch.ones_like(out), retain_graph=True)[0]
             jac = jac.reshape(jac.shape[0], -1).double().numpy()
@@ -277,7 +350,7 @@ def _main_pass(module: nn.Module, x: torch.Tensor, y: torch.Tensor, want: set, r
                 per = []
                 for sl in (slice(0, half), slice(half, 2 * half)):
                     g = torch.autograd.grad(loss_fn(out[sl], y[sl]), weights, retain_graph=True, allow_unused=True)
-                    per.append([torch.zeros_like(w) if gi is None else gi.detach() for w, gi in zip(weights, g)])
+                    per.append([gi.detach() for gi in _weight_grads(weights, g)])
                 score = 0.0
                 for g1, g2 in zip(*per):
                     stack = torch.stack([g1.reshape(-1), g2.reshape(-1)])
@@ -288,47 +361,115 @@ def _main_pass(module: nn.Module, x: torch.Tensor, y: torch.Tensor, want: set, r
                         score += math.log(s)
                 _finite("zico", score, result)
         if "grasp" in want:
-            z = sum((g.detach() * g).sum() for g in grads if g.requires_grad)
-            if not torch.is_tensor(z):
+            live = [(g.detach() * g).sum() for g in grads if g.requires_grad]
+            if not live:
                 result.failures["grasp"] = "no weight gradient depends on the weights"
             else:
-                hg = torch.autograd.grad(z, weights, allow_unused=True)
-                _finite("grasp", sum(float((-w.detach() * h).sum()) for w, h in zip(weights, hg) if h is not None), result)
-        del out, loss
+                hg = torch.autograd.grad(torch.stack(live).sum(), weights, allow_unused=True)
+                with torch.no_grad():
+                    terms = [(w.detach() * h).sum() for w, h in zip(weights, hg) if h is not None]
+                    _finite("grasp", -_total(terms) if terms else 0.0, result)
+        del out, loss, grads
     finally:
         for h in hooks:
             h.remove()
+        for p in frozen:
+            p.requires_grad_(True)
         module.zero_grad(set_to_none=True)
 
 
-def synflow(module: nn.Module, input_shape: Sequence[int]) -> float:
-    """NASLib synflow (log of the sum, sign kept); turns ``module`` into float64 with |weights|."""
+@dataclass(frozen=True)
+class InputSpec:
+    """One data input of a module: ``dims`` are ints, or a name/``None`` for a symbolic size."""
+
+    name: str
+    dims: tuple
+    dtype: torch.dtype = torch.float32
+
+
+def image_specs(input_shape: Sequence[int]) -> list[InputSpec]:
+    """The one NCHW-style input of an image network, batch symbolic, ``input_shape`` without it."""
+    return [InputSpec("input", ("batch", *(int(d) for d in input_shape)))]
+
+
+def example_inputs(specs: Sequence[InputSpec], size: int, fill: Callable[[list[int], torch.dtype], torch.Tensor],
+                   dtype: torch.dtype | None = None) -> list[torch.Tensor]:
+    """One tensor per input: float inputs from ``fill(shape, dtype)``, integer inputs (token ids,
+    indices) zeros. Symbolic sizes become ``size``: the leading one (batch, number of graph
+    nodes) and every other with the same name; any other symbolic size is an error."""
+    out = []
+    for spec in specs:
+        lead = spec.dims[0] if spec.dims and not isinstance(spec.dims[0], int) else None
+        shape = []
+        for k, d in enumerate(spec.dims):
+            if isinstance(d, int) and d > 0:
+                shape.append(d)
+            elif k == 0 or (d is not None and d == lead):
+                shape.append(size)
+            else:
+                raise ProxyError(f"input {spec.name!r} has a symbolic size at axis {k} ({d!r}); "
+                                 "pass input_shape or a batch")
+        if spec.dtype.is_floating_point:
+            out.append(fill(shape, dtype or spec.dtype))
+        else:
+            out.append(torch.zeros(shape, dtype=spec.dtype))
+    return out
+
+
+def synflow(module: nn.Module, specs: Sequence[InputSpec]) -> float:
+    """NASLib synflow (log of the sum, sign kept) on the float64 module with |parameters| and
+    |persistent buffers| (NASLib's ``state_dict`` linearization; constants of a converted graph,
+    such as a GCN's -1/2 exponent, keep their sign).
+
+    Input: NASLib's single sample of ones (symbolic sizes 1) for every float input; integer
+    inputs (token ids, indices) are zeros. Parameters and buffers are restored afterwards, so
+    proxies computed after it (zen keeps the parameters it does not re-initialize) see the
+    module as built."""
     bns = _batchnorms(module)
     for bn in bns:
         bn.forward = lambda t: t
+    saved = {name: t.detach().clone() for name, t in list(module.named_parameters()) + list(module.named_buffers())}
     try:
+        _to_layout(module, [], channels_last=False)
         module.double()
-        with torch.no_grad():
-            for t in list(module.parameters()) + [b for b in module.buffers() if b.is_floating_point()]:
-                t.abs_()
+        with torch.no_grad():  # NASLib's linearize: |x| for every state_dict entry (weights, BN statistics)
+            for t in module.state_dict().values():
+                if t.is_floating_point():
+                    t.abs_()
         module.zero_grad(set_to_none=True)
-        out = _logits(module(torch.ones([1, *input_shape], dtype=torch.float64)))
+        xs = example_inputs(specs, 1, lambda shape, dt: torch.ones(shape, dtype=dt), dtype=torch.float64)
+        out = _logits(module(*xs))
         weights = [m.weight for m in layers(module)]
         grads = torch.autograd.grad(out.sum(), weights, allow_unused=True)
         with torch.no_grad():
-            s = sum(float((w * g).abs().sum()) for w, g in zip(weights, grads) if g is not None)
+            used = [(w, g) for w, g in zip(weights, grads) if g is not None]
+            s = _total(torch._foreach_norm(torch._foreach_mul([w for w, _ in used], [g for _, g in used]), 1)) if used else 0.0
     finally:
         for bn in bns:
             del bn.forward
         module.float()
+        with torch.no_grad():  # buffers are new tensors after .double()/.float(): restore by name
+            current = dict(module.named_parameters()) | dict(module.named_buffers())
+            for name, value in saved.items():
+                current[name].copy_(value)
     if s == 0:
         return 0.0
     return math.log(s) if s > 0 else -math.log(-s)
 
 
-def zen(module: nn.Module, input_shape: Sequence[int], batch_size: int, generator: torch.Generator,
+def zen(module: nn.Module, specs: Sequence[InputSpec], batch_size: int, generator: torch.Generator,
         mixup_gamma: float = 1e-2) -> float:
-    """Zen-NAS score; re-initializes ``module`` as Zen-NAS does (Gaussian weights, BN γ=1 β=0)."""
+    """Zen-NAS score; re-initializes ``module`` as Zen-NAS does (Gaussian weights, BN γ=1 β=0).
+
+    Inputs: Gaussian ``x`` and ``x + mixup_gamma·ε`` for every float input (symbolic sizes
+    ``batch_size``; integer inputs zeros and unperturbed). A float input that is square in one
+    symbolic size (a graph's N×N adjacency) has no Gaussian value: :class:`ProxyError`."""
+    for spec in specs:
+        if spec.dtype.is_floating_point and len(spec.dims) >= 2 and len(set(spec.dims)) == 1 \
+                and not isinstance(spec.dims[0], int):
+            raise ProxyError(f"zen feeds Gaussian noise to every float input, and {spec.name!r} "
+                             f"{list(spec.dims)} is a square structure input (a graph adjacency) for which "
+                             "Gaussian noise is not a valid value")
     with torch.no_grad():
         for m in module.modules():
             if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.Linear)):
@@ -338,20 +479,39 @@ def zen(module: nn.Module, input_shape: Sequence[int], batch_size: int, generato
             elif isinstance(m, nn.modules.batchnorm._BatchNorm):
                 m.reset_parameters()
         module.train()
-        x = torch.randn([batch_size, *input_shape], generator=generator)
-        x2 = torch.randn([batch_size, *input_shape], generator=generator)
-        out1 = _logits(module(x))
+        gauss = lambda shape, dt: torch.randn(shape, generator=generator, dtype=dt)  # noqa: E731
+        xs = example_inputs(specs, batch_size, gauss)
+        noise = example_inputs(specs, batch_size, gauss)
+        mixed = [x + mixup_gamma * e if x.is_floating_point() else x for x, e in zip(xs, noise)]
+        xs = _to_layout(module, xs, channels_last=True)
+        mixed = _to_layout(module, mixed, channels_last=True)
+        out1 = _logits(module(*xs))
         f1 = getattr(module, "features", None)
         f1 = out1 if f1 is None else f1
-        out2 = _logits(module(x + mixup_gamma * x2))
+        out2 = _logits(module(*mixed))
         f2 = getattr(module, "features", None)
         f2 = out2 if f2 is None else f2
         dims = tuple(range(1, f1.dim()))
-        score = torch.log(torch.abs(f1 - f2).sum(dim=dims).mean())
+        diff = torch.abs(f1 - f2).sum(dim=dims).mean()
+        if not torch.isfinite(diff) or diff == 0:
+            raise ProxyError(_zen_reason(module, xs, diff))
+        score = torch.log(diff)
         for bn in _batchnorms(module):
             if bn.running_var is not None:
                 score = score + torch.log(torch.sqrt(bn.running_var.mean()))
     return float(score)
+
+
+def _zen_reason(module: nn.Module, xs: list[torch.Tensor], diff: torch.Tensor) -> str:
+    """Why zen has no value: the first op giving NaN/inf (for converted modules), or saturation."""
+    fed = ", ".join(getattr(module, "input_names", [])) or "the input"
+    if diff == 0:
+        return (f"f(x) and f(x + 0.01·ε) are identical after Zen-NAS's N(0,1) re-initialization "
+                f"(saturated activations); Gaussian noise was fed to {fed}")
+    where = module.first_nonfinite(*xs) if hasattr(module, "first_nonfinite") else None
+    at = f" (first at {where})" if where else ""
+    return (f"the network's output is {float(diff)} on Zen-NAS's Gaussian inputs{at}; Gaussian noise is fed to "
+            f"every float input ({fed}), which is not a valid value for every kind of input (e.g. a graph adjacency)")
 
 
 def gradsign(module: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn) -> float:
@@ -369,25 +529,29 @@ def gradsign(module: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn) -> fl
 
 def compute(module: nn.Module, inputs: torch.Tensor | None, targets: torch.Tensor | None,
             proxies: Iterable[str], *, flops: float | None = None, input_shape: Sequence[int] | None = None,
-            loss_fn: Callable = F.cross_entropy, seed: int = 0) -> Result:
+            input_specs: Sequence[InputSpec] | None = None, loss_fn: Callable = F.cross_entropy,
+            seed: int = 0) -> Result:
     """Compute ``proxies`` on ``module`` (modified in place: pass a freshly built one).
 
-    ``inputs``/``targets``: the batch for data-dependent proxies (float NCHW, int64 labels).
-    ``flops``: the graph's FLOPs in millions (the ``flops`` proxy reads it; the module cannot
-    tell). ``input_shape`` (without batch) defaults to ``inputs.shape[1:]``. ``seed`` seeds
-    zen's Gaussian re-initialization and inputs.
+    ``inputs``/``targets``: the batch for data-dependent proxies (one float input, e.g. NCHW
+    images, and int64 labels). ``flops``: the graph's FLOPs in millions (the ``flops`` proxy
+    reads it; the module cannot tell). synflow and zen build their own inputs: for a
+    single-input image network from ``input_shape`` (without batch; default
+    ``inputs.shape[1:]``), for any other module (several inputs, graphs, token ids) from
+    ``input_specs``. ``seed`` seeds zen's Gaussian re-initialization and inputs.
     """
     want = list(dict.fromkeys(proxies))
     for n in want:
         get(n)
     result = Result()
-    if inputs is not None:
+    if inputs is not None and input_specs is None:
         input_shape = tuple(inputs.shape[1:])
     needs_data = [n for n in want if PROXIES[n].needs_data]
     if needs_data and (inputs is None or targets is None):
         raise ProxyError(f"proxies {', '.join(needs_data)} need a batch of inputs and targets")
-    if input_shape is None and {"synflow", "zen"} & set(want):
-        raise ProxyError("synflow and zen need input_shape (or a batch)")
+    specs = list(input_specs) if input_specs is not None else image_specs(input_shape) if input_shape is not None else None
+    if specs is None and {"synflow", "zen"} & set(want):
+        raise ProxyError("synflow and zen need input_shape or input_specs (or a batch)")
 
     def run(names: list[str], fn: Callable[[], None]) -> None:
         if not names:
@@ -412,17 +576,23 @@ def compute(module: nn.Module, inputs: torch.Tensor | None, targets: torch.Tenso
             _finite("flops", flops, result)
         run(["flops"], do_flops)
     if "l2_norm" in want:
-        run(["l2_norm"], lambda: _finite("l2_norm", sum(float(m.weight.detach().norm()) for m in layers(module)), result))
+        def do_l2():
+            with torch.no_grad():
+                norms = torch._foreach_norm([m.weight for m in layers(module)], 2)
+            if not norms:
+                raise ProxyError("the module has no conv/linear layers to score")
+            _finite("l2_norm", _total(norms), result)
+        run(["l2_norm"], do_l2)
     main = [n for n in want if n in ("nwot", "fisher", "grad_norm", "snip", "plain", "grasp", "jacov", "epe_nas", "zico")]
     run(main, lambda: _main_pass(module, inputs, targets, set(main), result, loss_fn))
     if "gradsign" in want:
         run(["gradsign"], lambda: _finite("gradsign", gradsign(module, inputs, targets, loss_fn), result))
     if "synflow" in want:
-        run(["synflow"], lambda: _finite("synflow", synflow(module, input_shape), result))
+        run(["synflow"], lambda: _finite("synflow", synflow(module, specs), result))
     if "zen" in want:
         gen = torch.Generator().manual_seed(seed)
         bs = inputs.shape[0] if inputs is not None else 64
-        run(["zen"], lambda: _finite("zen", zen(module, input_shape, bs, gen), result))
+        run(["zen"], lambda: _finite("zen", zen(module, specs, bs, gen), result))
     return result
 
 
