@@ -110,3 +110,20 @@ def test_ensemble_methods(method, split, tmp_path):
     np.testing.assert_array_equal(load(model.save(tmp_path / "e")).predict(Xte), model.predict(Xte))
     if method == "stack":
         assert all(c >= 0 for c in model.stack_coef_)
+
+
+@pytest.mark.parametrize("name", ["xgb", "lgbm", "rf"])
+def test_predict_features_is_the_model_alone(name, split):
+    """``predict_features`` on the encoder's matrix gives exactly ``predict(graphs)``; a matrix of
+    the wrong width is a clear error; zero rows give zero predictions."""
+    from nabench.registry import predictors
+
+    Xtr, ytr, Xte, _ = split
+    model = predictors.get(name)(n_estimators=20).fit(Xtr, ytr)
+    features = model.encoder_.transform(Xte)
+    np.testing.assert_array_equal(model.predict_features(features), model.predict(Xte))
+    assert model.predict_features(features[:0]).shape == (0,)
+    with pytest.raises(PredictorError, match="features must be an array"):
+        model.predict_features(features[:, :-1])
+    with pytest.raises(PredictorError, match="not fitted"):
+        predictors.get(name)().predict_features(features)
