@@ -16,8 +16,8 @@ import yaml
 from scipy import stats
 
 from nabench.zoo import ZooError, load_dir
-from nabench.zoo.build import CARD_FILE, REFERENCE_FILE, build, load_source, split_source
-from nabench.zoo.catalog import parse_entry
+from nabench.zoo.build import CARD_FILE, N_QUANTILES, REFERENCE_FILE, build, load_source, release, split_source
+from nabench.zoo.catalog import FORMAT, parse_entry
 
 CORPUS, TARGET = "nasbench-nlp", "wikitext-2__test_loss__50ep"
 _BUILT: dict[str, Path] = {}
@@ -28,7 +28,7 @@ def small_entry(name: str = "xgb.nlp-test-loss", predictor: str = "xgb", params:
     """A real registry block for a quick entry (parsed by the same code as the registry)."""
     return parse_entry(name, {
         "title": f"{predictor} on NAS-Bench-NLP test loss (test entry)", "family": "gbdt",
-        "format": "nabench-predictor-ensemble/1", "license": "Apache-2.0", "nabench_versions": ">=0.1,<0.2",
+        "format": FORMAT, "license": "Apache-2.0", "nabench_versions": ">=0.1,<0.2",
         "embedded": False, "files": [],
         "training": {"sources": [{"corpus": CORPUS, "target": TARGET}], "train_size": train_size,
                      "test_size": test_size, "seed": 0},
@@ -75,7 +75,24 @@ def test_build_writes_members_reference_and_a_card_that_verifies(nlp, tmp_path_f
     assert src["corpus"] == CORPUS and src["version"] == nlp.version and src["content_sha256"] == nlp.manifest["content_sha256"]
     assert block["training"]["higher_is_better"] is False  # a loss
     model = load_dir(folder)
-    assert len(model.members) == 2 and model.reference.size == 1001
+    assert len(model.members) == 2 and block["format"] == FORMAT
+    assert model.predicted_quantiles.size == model.measured_quantiles.size == N_QUANTILES
+    assert model.reference_records == len(nlp.labels(TARGET))
+
+
+def test_reference_quantiles_are_the_models_own_predictions_over_the_corpus(nlp, tmp_path_factory):
+    """Recomputed with the batch scorer: the stored quantiles need no corpus at load time."""
+    model = load_dir(built(tmp_path_factory))
+    y = nlp.labels(TARGET)
+    scores = model.score_corpus(nlp, list(y.index))
+    levels = np.linspace(0, 1, N_QUANTILES)
+    np.testing.assert_allclose(model.predicted_quantiles, np.quantile(scores["prediction"], levels), rtol=1e-12)
+    np.testing.assert_allclose(model.measured_quantiles, np.quantile(y, levels), rtol=1e-12)
+    # the percentile of a corpus architecture is its rank among the corpus's predictions (to the
+    # resolution of the quantiles and of the corpus size)
+    rank = stats.rankdata(scores["prediction"], method="max") / len(scores) * 100
+    step = 100 / min(N_QUANTILES - 1, len(scores))
+    assert np.max(np.abs(scores["corpus_percentile"] - rank)) <= step + 1e-9
 
 
 def test_build_is_reproducible_byte_for_byte(nlp, tmp_path_factory, tmp_path):
@@ -111,7 +128,8 @@ def test_split_groups_isomorphic_twins_and_rejects_oversized_requests(nlp):
     with pytest.raises(ZooError, match="exceeds"):
         split_source(nlp, TARGET, 200, 200, 0, "none")
     ranks = split_source(nlp, TARGET, 100, 100, 0, "rank")
-    assert 0 < ranks.y_all.min() and ranks.y_all.max() == 1.0
+    assert 0 < ranks.y_reference.min() and ranks.y_reference.max() == 1.0
+    assert sorted(s.reference_ids) == sorted(nlp.labels(TARGET).index)
 
 
 def test_load_dir_rejects_a_tampered_file(nlp, tmp_path_factory, tmp_path):
@@ -122,6 +140,49 @@ def test_load_dir_rejects_a_tampered_file(nlp, tmp_path_factory, tmp_path):
     (folder / REFERENCE_FILE).write_text((folder / REFERENCE_FILE).read_text().replace("1", "2", 1))
     with pytest.raises(ZooError, match="does not match"):
         load_dir(folder)
+
+
+def test_an_older_artifact_format_is_refused_with_what_to_do(nlp, tmp_path_factory, tmp_path):
+    import shutil
+
+    folder = tmp_path / "old"
+    shutil.copytree(built(tmp_path_factory), folder)
+    card = yaml.safe_load((folder / CARD_FILE).read_text())
+    (name, block), = card.items()
+    (folder / CARD_FILE).write_text(yaml.safe_dump({name: {**block, "format": "nabench-predictor-ensemble/1"}}))
+    with pytest.raises(ZooError, match=f"format 'nabench-predictor-ensemble/1'.*nabench zoo build {name}"):
+        load_dir(folder)
+
+
+def test_release_records_a_build_in_the_registry_and_embeds_it(nlp, tmp_path_factory, tmp_path):
+    """What maintainers run to publish a rebuilt entry: registry block = card block, files copied."""
+    import shutil
+
+    from nabench.zoo import catalog
+
+    package = tmp_path / "zoo"
+    package.mkdir()
+    shutil.copy(Path(catalog.__file__).with_name(catalog.REGISTRY_FILE), package / catalog.REGISTRY_FILE)
+    (package / "embedded").mkdir()
+    registry = package / catalog.REGISTRY_FILE
+    before = catalog.read_registry(registry.read_text())
+    folder = tmp_path / "build"
+    shutil.copytree(built(tmp_path_factory), folder / "xgb.analognas-cifar10-analog")
+    folder = folder / "xgb.analognas-cifar10-analog"
+    (name, block), = yaml.safe_load((folder / CARD_FILE).read_text()).items()
+    # pretend the small build is the embedded AnalogNAS entry's new version
+    (folder / CARD_FILE).write_text(yaml.safe_dump({"xgb.analognas-cifar10-analog": {**block, "embedded": True}}))
+    release(folder, package)
+    after = catalog.read_registry(registry.read_text())
+    assert set(after) == set(before)
+    new = after["xgb.analognas-cifar10-analog"]
+    assert new.files == parse_entry(name, block).files and new.sources[0].corpus == CORPUS
+    assert all(after[n].raw == before[n].raw for n in after if n != new.name)
+    assert registry.read_text().startswith("# The nabench model zoo")
+    assert _digests(package / "embedded" / new.name) == {k: v for k, v in _digests(folder).items() if k != CARD_FILE}
+    with pytest.raises(ZooError, match="no entry"):
+        (folder / CARD_FILE).write_text(yaml.safe_dump({"xgb.not-in-registry": {**block, "embedded": True}}))
+        release(folder, package)
 
 
 def test_gnn_build_is_reproducible(nlp, tmp_path_factory, tmp_path):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_archgraph import exported
 
@@ -85,6 +86,40 @@ def test_predict_errors_are_one_line(tmp_path):
     junk.write_bytes(b"not a protobuf at all")
     bad = nabench("predict", str(junk))
     assert bad.returncode == 1 and "error:" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_predict_scores_a_whole_corpus_like_its_files(tmp_path, corpus):
+    """`--corpus`: one row per normalized record, the same numbers as predicting the exported files."""
+    import pandas as pd
+    from test_zoo_build import normalized
+
+    nlp = normalized(corpus)
+    out = tmp_path / "scores.parquet"
+    r = nabench("predict", "--corpus", nlp.name, "--model", GBDT, "--to", str(out))
+    assert r.returncode == 0, r.stderr
+    table = pd.read_parquet(out)
+    graphs = nlp.graphs()
+    assert list(table.columns) == ["native_id", "arch_id", "prediction", "uncertainty", "corpus_percentile", "unit",
+                                   "model"]
+    assert list(table["native_id"]) == list(graphs["native_id"]) and list(table["arch_id"]) == list(graphs["arch_id"])
+    assert table["prediction"].nunique() > 10 and (table["uncertainty"] > 0).all()
+    picked = table.iloc[[0, len(table) // 2, len(table) - 1]]
+    files = []
+    for native_id in picked["native_id"]:
+        files.append(tmp_path / f"{len(files)}.onnx")
+        files[-1].write_bytes(nlp.onnx(native_id))
+    r = nabench("predict", *map(str, files), "--model", GBDT, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    single = json.loads(r.stdout)  # rounded to 4 decimals (percentiles to 1) for people
+    np.testing.assert_allclose([row["prediction"] for row in single], picked["prediction"], atol=1e-4)
+    np.testing.assert_allclose([row["corpus_percentile"] for row in single], picked["corpus_percentile"], atol=0.1)
+
+
+def test_predict_needs_files_or_a_corpus(tmp_path):
+    both = nabench("predict", str(tmp_path / "a.onnx"), "--corpus", "nb201")
+    assert both.returncode == 1 and "give ONNX files or --corpus NAME" in both.stderr
+    wrong = nabench("predict", "--corpus", "nb201", "--to", str(tmp_path / "out.xlsx"))
+    assert wrong.returncode == 1 and ".parquet or .csv" in wrong.stderr
 
 
 def test_export_command_writes_a_runnable_onnx(tmp_path, onnx_files):

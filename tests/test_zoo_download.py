@@ -101,6 +101,30 @@ def test_cached_files_are_reused_offline(artifacts, server, fresh_home):
         zoo.pull(served_entry(artifacts, dead, name="xgb.nlp-never-pulled"))
 
 
+def test_verified_downloads_are_not_hashed_again_until_they_change(artifacts, server, fresh_home, monkeypatch):
+    import os
+
+    from nabench.zoo import download
+
+    entry = served_entry(artifacts, f"{server}/ok")
+    folder = zoo.pull(entry)
+    hashed = []
+    real = download.sha256_file
+    monkeypatch.setattr(download, "sha256_file", lambda path: hashed.append(path) or real(path))
+    assert zoo.load(entry).members and hashed == []  # a stat per file, no hashing
+    f = max(entry.files, key=lambda f: f.size)
+    path = folder / f.path
+    data = path.read_bytes()
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # same size, other bytes, written later:
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # (mtime one second on, whatever the fs clock)
+    zoo.load(entry)
+    assert path in hashed and path.read_bytes() == data  # noticed, hashed, downloaded again
+    hashed.clear()
+    zoo.pull(entry, recheck=True)
+    assert len(hashed) == len(entry.files)
+
+
 def test_a_corrupted_cache_file_is_downloaded_again(artifacts, server, fresh_home):
     entry = served_entry(artifacts, f"{server}/ok")
     folder = zoo.pull(entry)

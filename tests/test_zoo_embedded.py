@@ -1,13 +1,16 @@
-"""The registry and the estimators that ship inside the package (trained on AnalogNAS-Bench).
+"""The registry and the estimators that ship inside the package (AnalogNAS-Bench GBDT and GNN;
+NAS-Bench-201 accuracy and HW-NAS-Bench latency GBDTs).
 
 They must load with no network and no download, predict on the corpus's own ONNX graphs with a
-real correlation to the measured accuracy, work on ONNX files exported from ordinary PyTorch
-models, and export to ONNX with the same predictions.
+real correlation to the measured target, work on ONNX files exported from ordinary PyTorch
+models, export to ONNX with the same predictions, and be packaged in the wheel.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,11 +21,16 @@ from nabench import zoo
 from nabench.graph import from_onnx
 from nabench.registry import predictors
 from nabench.zoo.build import RELEASE_BASE
-from nabench.zoo.catalog import NAME_RE, ZooError, read_registry, version_ok
+from nabench.zoo.catalog import FORMAT, NAME_RE, ZooError, read_registry, version_ok
 from nabench.zoo.onnx_export import OnnxEstimator, export
 
 EMBEDDED = ("xgb.analognas-cifar10-analog", "gnn.analognas-cifar10-analog")
 TARGET = "cifar10__test_acc_analog__final"
+NB201 = [n for n in zoo.names() if zoo.entry(n).embedded and zoo.entry(n).sources[0].corpus == "nb201"]
+REPO = Path(__file__).resolve().parents[1]
+EMBEDDED_ROOT = Path(zoo.__file__).parent / "embedded"
+#: what the embedded estimators may add to an installed package, together
+EMBEDDED_BUDGET = 6_000_000
 
 
 def test_registry_is_consistent():
@@ -34,7 +42,7 @@ def test_registry_is_consistent():
     known = set(predictors.names())
     for name in names:
         e = zoo.entry(name)
-        assert NAME_RE.match(name) and e.predictor in known
+        assert NAME_RE.match(name) and e.predictor in known and e.format == FORMAT
         assert e.intended_use and e.limits and e.license
         assert version_ok("0.1.0", e.nabench_versions)
         for f in e.files:
@@ -44,8 +52,51 @@ def test_registry_is_consistent():
     for name in EMBEDDED:
         e = zoo.entry(name)
         assert e.embedded and e.sources[0].corpus == "analognas" and e.sources[0].target == TARGET
-        zoo.verify(e, zoo.embedded_dir(name))
-        assert sum(f.size for f in e.files) < 400_000  # small enough to ship in the wheel
+
+
+def test_embedded_entries_ship_their_files_within_budget():
+    """NB201 CIFAR-10/100/ImageNet16-120 accuracy and >= 3 latency devices work offline after install."""
+    targets = {zoo.entry(n).sources[0].target for n in NB201}
+    assert {"cifar10__test_acc__200ep", "cifar100__test_acc__200ep", "imagenet16-120__test_acc__200ep"} <= targets
+    assert sum("__latency_ms__" in t for t in targets) >= 3
+    embedded = [zoo.entry(n) for n in zoo.names() if zoo.entry(n).embedded]
+    for e in embedded:
+        zoo.verify(e, zoo.embedded_dir(e.name))
+        assert sum(f.size for f in e.files) < 1_000_000, e.name
+    on_disk = {p.relative_to(EMBEDDED_ROOT).as_posix() for p in EMBEDDED_ROOT.rglob("*") if p.is_file()}
+    assert on_disk == {f"{e.name}/{f.path}" for e in embedded for f in e.files}  # nothing stale, nothing missing
+    assert sum(f.size for e in embedded for f in e.files) < EMBEDDED_BUDGET
+
+
+def _matches(path: str, pattern: str) -> bool:
+    """setuptools package-data glob semantics: ``*`` stays inside one path component."""
+    a, b = path.split("/"), pattern.split("/")
+    return len(a) == len(b) and all(fnmatch.fnmatchcase(x, y) for x, y in zip(a, b))
+
+
+def test_every_embedded_file_is_declared_as_package_data():
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["nabench.zoo"]
+    files = [p.relative_to(EMBEDDED_ROOT.parent).as_posix() for p in EMBEDDED_ROOT.rglob("*") if p.is_file()]
+    assert files and all(any(_matches(f, pat) for pat in patterns) for f in files)
+    assert any(_matches("registry.yml", pat) for pat in patterns)
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_every_embedded_file(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path), str(REPO)], check=True)
+    (whl,) = tmp_path.glob("nabench-*.whl")
+    names = set(zipfile.ZipFile(whl).namelist())
+    for name in zoo.names():
+        e = zoo.entry(name)
+        if e.embedded:
+            assert {f"nabench/zoo/embedded/{name}/{f.path}" for f in e.files} <= names
+    assert "nabench/zoo/registry.yml" in names
 
 
 @pytest.mark.parametrize("text, problem", [
@@ -102,8 +153,52 @@ def test_embedded_estimator_predicts_measured_accuracy(name, sample, fresh_home)
     assert np.all(p.uncertainty >= 0) and np.median(p.uncertainty) > 0
     assert np.all((p.percentile >= 0) & (p.percentile <= 100))
     assert stats.spearmanr(p.prediction, p.percentile).statistic > 0.99
-    measured_pct = 100 * np.searchsorted(model.reference, y, side="right") / len(model.reference)
+    q = model.measured_quantiles
+    measured_pct = 100 * np.searchsorted(q, y, side="right") / len(q)
     assert stats.spearmanr(measured_pct, p.percentile).statistic > 0.7
+
+
+@pytest.fixture(scope="module")
+def nb201_sample(corpus):
+    """150 NAS-Bench-201 cells (random, seeded), normalized."""
+    from nabench.normalize import normalize
+
+    c = corpus("nb201")
+    ids = list(c.records()["native_id"].sample(150, random_state=11))
+    normalize("nb201", ids=ids)
+    return c, ids, c.arch_graphs(ids)
+
+
+@pytest.mark.parametrize("name", NB201)
+def test_embedded_nb201_estimators_predict_their_target(name, nb201_sample, fresh_home):
+    c, ids, graphs = nb201_sample
+    model = zoo.load(name)
+    e = model.entry
+    y = c.labels(e.sources[0].target).reindex(ids)
+    p = model.predict_full(graphs)
+    assert not (fresh_home / "zoo").exists()
+    # ~10% of the sample is in the training set; the held-out metrics are recomputed by the slow test
+    known = y.notna().to_numpy()
+    assert known.sum() > 100
+    assert stats.kendalltau(y[known], p.prediction[known]).statistic > 0.7
+    assert np.all(p.uncertainty >= 0) and np.median(p.uncertainty) > 0
+    assert stats.spearmanr(p.prediction, p.percentile).statistic > 0.99
+    assert e.metrics["kendall_tau_b"] > 0.8 and e.metrics["test_size"] == e.test_size
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in zoo.names() if zoo.entry(n).embedded])
+def test_shipped_files_give_the_registered_held_out_metrics(name, corpus):
+    """The registry's metrics, recomputed from the shipped files on the held-out split (no retraining)."""
+    from nabench.zoo.build import load_source, metrics, split_source
+
+    e = zoo.entry(name)
+    (source,) = e.sources
+    corpus(source.corpus)
+    c = load_source(source, workers=2)
+    s = split_source(c, source.target, e.train_size, e.test_size, e.seed, e.target_transform)
+    got = metrics(s.y_test, zoo.load(name).predict(c.arch_graphs(s.test_ids)), e.target_transform)
+    assert got == pytest.approx(e.metrics, abs=1e-6)
 
 
 def test_the_two_embedded_estimators_agree(sample):

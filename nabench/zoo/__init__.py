@@ -2,14 +2,16 @@
 
 >>> from nabench import zoo
 >>> zoo.names()
->>> model = zoo.load("xgb.analognas-cifar10-analog")   # embedded: no download
->>> model.predict_full(graphs).percentile
+>>> model = zoo.load("xgb.nb201-cifar10")   # embedded: no download
+>>> model.predict_full(graphs).percentile    # graphs: ArchGraphs, e.g. nabench.graph.from_onnx(path)
+>>> model.score_corpus("nb201")              # every normalized record of a corpus, as a DataFrame
 
 Entries are listed in ``registry.yml`` (see :mod:`nabench.zoo.catalog`). Embedded entries ship
 their files inside the package; the others are downloaded once into ``$NABENCH_HOME/zoo/<name>/``
 (see :mod:`nabench.zoo.download`) and reused offline. Every file is checked against the sha256 and
-size in the registry before it is used. A folder written by ``nabench zoo build`` can be loaded
-with :func:`load_dir` (it carries its own card).
+size in the registry before it is first used (cached downloads are not hashed again while they
+are unchanged). A folder written by ``nabench zoo build`` can be loaded with :func:`load_dir` (it
+carries its own card).
 """
 
 from __future__ import annotations
@@ -47,9 +49,13 @@ def verify(e: Entry, folder: Path) -> None:
             raise ZooError(f"{folder / f.path}: missing, or does not match the sha256/size of zoo entry {e.name}")
 
 
-def pull(name_or_entry: str | Entry, *, timeout: float = 60.0) -> Path:
-    """The verified local folder of an entry, downloading what is missing; returns the folder."""
-    from nabench.zoo.download import fetch
+def pull(name_or_entry: str | Entry, *, timeout: float = 60.0, recheck: bool = False) -> Path:
+    """The verified local folder of an entry, downloading what is missing; returns the folder.
+
+    Embedded files are hashed every time (they are small). Cached downloads verified before and
+    unchanged since (same size and mtime) are not hashed again unless ``recheck``.
+    """
+    from nabench.zoo.download import fetch, stamp_ok, write_stamp
 
     e = _resolve(name_or_entry)
     if not e.files:
@@ -60,8 +66,10 @@ def pull(name_or_entry: str | Entry, *, timeout: float = 60.0) -> Path:
         verify(e, folder)
         return folder
     folder = cache_dir(e.name)
-    for f in e.files:
-        fetch(f.url, folder / f.path, f.sha256, f.size, timeout=timeout)
+    if recheck or not stamp_ok(folder, e.files):
+        for f in e.files:
+            fetch(f.url, folder / f.path, f.sha256, f.size, timeout=timeout)
+        write_stamp(folder, e.files)
     return folder
 
 

@@ -21,6 +21,10 @@ import yaml
 from nabench.errors import NabenchError, UnknownNameError
 
 REGISTRY_FILE = "registry.yml"
+#: the artifact layout this nabench writes and reads: ``member-<k>/`` predictor folders plus a
+#: ``reference.json`` with the quantiles of the predictions and of the measured targets over the
+#: training corpus (format 1 had only the measured quantiles)
+FORMAT = "nabench-predictor-ensemble/2"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*\.[a-z0-9][a-z0-9_.-]*$")
 _REQUIRED = ("title", "family", "format", "license", "nabench_versions", "embedded", "files", "training",
              "recipe", "metrics", "intended_use", "limits")
@@ -145,7 +149,7 @@ def parse_entry(name: str, raw: dict) -> Entry:
 
 def read_registry(text: str) -> dict[str, Entry]:
     """Every entry of a registry document (YAML with a top-level ``entries`` mapping)."""
-    doc = yaml.safe_load(text) or {}
+    doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}  # libyaml: 10x faster
     raw = doc.get("entries") if isinstance(doc, dict) else None
     if not isinstance(raw, dict):
         raise ZooError(f"{REGISTRY_FILE}: expected a top-level 'entries' mapping")

@@ -1,4 +1,4 @@
-"""``nabench zoo list | info | pull | build | export`` and ``nabench predict FILE.onnx ...``."""
+"""``nabench zoo list | info | pull | build | export`` and ``nabench predict FILE.onnx ... | --corpus NAME``."""
 
 from __future__ import annotations
 
@@ -27,12 +27,13 @@ def _model(name: str):
 def zoo_list(fmt: Format = FORMAT) -> None:
     """Every zoo entry: target, training data, held-out Kendall tau-b, whether it ships in the package."""
     from nabench import zoo
-    from nabench.zoo.download import is_valid
+    from nabench.zoo.download import is_valid, stamp_ok
 
     rows = []
     for name in zoo.names():
         e = zoo.entry(name)
-        local = e.embedded or all(is_valid(zoo.cache_dir(name) / f.path, f.sha256, f.size) for f in e.files)
+        folder = zoo.cache_dir(name)
+        local = e.embedded or stamp_ok(folder, e.files) or all(is_valid(folder / f.path, f.sha256, f.size) for f in e.files)
         rows.append({"name": name, "family": e.family, "target": e.target,
                      "trained_on": ", ".join(s.corpus for s in e.sources), "train_size": e.train_size,
                      "kendall_tau_b": e.metrics.get("kendall_tau_b"), "embedded": e.embedded,
@@ -66,26 +67,34 @@ def zoo_info(name: str, fmt: Format = FORMAT) -> None:
 
 @zoo_app.command("pull")
 def zoo_pull(names: List[str] = typer.Argument(..., help="Entry names.")) -> None:
-    """Download and verify entries into $NABENCH_HOME/zoo (embedded ones are only verified)."""
+    """Download and verify entries into $NABENCH_HOME/zoo (embedded ones are only verified); every
+    file is hashed again, also when it was verified before."""
     from nabench import zoo
 
     for name in names:
-        sys.stdout.write(f"{zoo.pull(name)}\n")
+        sys.stdout.write(f"{zoo.pull(name, recheck=True)}\n")
 
 
 @zoo_app.command("build")
 def zoo_build(
-    name: str,
+    names: List[str] = typer.Argument(..., help="Entry names."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder to write <name>/ into (default: $NABENCH_HOME/zoo/builds)."),
     workers: int = typer.Option(1, "--workers", "-j", help="Worker processes for normalizing the corpus if needed."),
+    release_: bool = typer.Option(False, "--release", help="Maintainers, in a source checkout: record each build in "
+                                  "nabench/zoo/registry.yml (and nabench/zoo/embedded/ for embedded entries)."),
 ) -> None:
-    """Train an entry from its recipe; writes member folders, reference.json and card.yml."""
+    """Train entries from their recipes; writes member folders, reference.json and card.yml per entry."""
     from nabench import zoo
     from nabench.config import home
-    from nabench.zoo.build import build
+    from nabench.encoders.tabular import feature_cache
+    from nabench.zoo.build import build, release
 
-    folder = build(zoo.entry(name), out or home() / "zoo" / "builds", workers=workers)
-    sys.stdout.write(f"{folder}\n")
+    with feature_cache():  # entries trained on one corpus encode each architecture once
+        for name in names:
+            folder = build(zoo.entry(name), out or home() / "zoo" / "builds", workers=workers)
+            if release_:
+                release(folder)
+            sys.stdout.write(f"{folder}\n")
 
 
 @zoo_app.command("export")
@@ -100,26 +109,47 @@ def zoo_export(
 
 
 def predict_cmd(
-    files: List[Path] = typer.Argument(..., help="ONNX files (any model exported with torch.onnx.export, or a corpus export)."),
+    files: Optional[List[Path]] = typer.Argument(None, help="ONNX files (any model exported with torch.onnx.export, or a corpus export)."),
     model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Zoo entry name, or a `zoo build` output folder."),
+    corpus: Optional[str] = typer.Option(None, "--corpus", "-c", help="Instead of files: score every normalized record of this built corpus."),
+    to: Optional[Path] = typer.Option(None, "--to", help="Write the rows to this .parquet or .csv file (full precision) instead of printing them."),
     fmt: Format = FORMAT,
 ) -> None:
-    """Predict the target of each ONNX model with a zoo estimator, with its uncertainty and corpus percentile."""
-    from nabench.graph import from_onnx
+    """Predict the target of ONNX models (or of a whole corpus) with a zoo estimator, with its
+    uncertainty and the percentile among the estimator's training corpus."""
+    import numpy as np
+    import pandas as pd
 
-    for f in files:
+    if bool(files) == bool(corpus):
+        raise NabenchError("give ONNX files or --corpus NAME (one of the two)")
+    if to is not None and to.suffix not in (".parquet", ".csv"):
+        raise NabenchError(f"{to}: --to writes .parquet or .csv files")
+    for f in files or []:
         if not f.is_file():
             raise NabenchError(f"{f}: no such file")
     m = _model(model)
-    graphs = [from_onnx(f) for f in files]
-    p = m.predict_full(graphs)
-    rows = [{
-        "file": str(f), "prediction": round(float(p.prediction[i]), 4),
-        "uncertainty": None if p.uncertainty is None else round(float(p.uncertainty[i]), 4),
-        "corpus_percentile": round(float(p.percentile[i]), 1),
-        "unit": m.entry.raw["training"].get("unit"), "model": m.name,
-    } for i, f in enumerate(files)]
+    if corpus:
+        table = m.score_corpus(corpus)
+    else:
+        from nabench.graph import from_onnx
+
+        p = m.predict_full([from_onnx(f) for f in files])
+        table = pd.DataFrame({"file": [str(f) for f in files], "prediction": p.prediction,
+                              "uncertainty": np.nan if p.uncertainty is None else p.uncertainty,
+                              "corpus_percentile": p.percentile})
+    table["unit"] = m.entry.raw["training"].get("unit")
+    table["model"] = m.name
+    if to is not None:
+        from nabench.corpora.store import write_atomic
+
+        write_atomic(to, lambda tmp: table.to_parquet(tmp, index=False) if to.suffix == ".parquet"
+                     else table.to_csv(tmp, index=False))
+        err.print(f"{len(table)} rows predicted with {m.name} -> {to}")
+        sys.stdout.write(f"{to}\n")
+        return
+    rounded = table.round({"prediction": 4, "uncertainty": 4, "corpus_percentile": 1}).astype(object)
+    rows = rounded.where(rounded.notna(), None).to_dict("records")
     if fmt is Format.table:
         err.print(f"{m.name}: {m.entry.target}; corpus_percentile = share of the training corpus "
-                  f"({', '.join(s.corpus for s in m.entry.sources)}) measured at or below the prediction")
+                  f"({', '.join(s.corpus for s in m.entry.sources)}) that this estimator predicts at or below the prediction")
     emit(rows, fmt, title=f"predicted with {m.name}")

@@ -4,19 +4,24 @@ A file is streamed to ``<dest>.part`` next to its final place, checked against t
 and sha256, and only then renamed onto ``dest``. Any failure (HTTP error, refused connection,
 short read, wrong hash, interrupted transfer) removes the ``.part`` file and leaves ``dest`` as
 it was, so the cache never holds a file that was not verified.
+
+Once every file of an entry is verified, :func:`write_stamp` records each file's sha256, size and
+modification time in ``.verified.json``; later loads trust a file whose size and mtime still match
+that record instead of hashing it again (:func:`stamp_ok`), so loading a large cached entry costs
+a ``stat`` per file. Any rewrite of a file changes its mtime and brings the full check back.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from nabench.errors import NabenchError
 
 CHUNK = 1 << 16
+STAMP_FILE = ".verified.json"
 
 
 class DownloadError(NabenchError):
@@ -40,6 +45,9 @@ def fetch(url: str, dest: Path, sha256: str, size: int, timeout: float = 60.0) -
     """Download ``url`` to ``dest`` unless a verified copy is already there; returns ``dest``."""
     if is_valid(dest, sha256, size):
         return dest
+    import urllib.error  # here, not at import: loading a verified entry never needs it
+    import urllib.request
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     h = hashlib.sha256()
@@ -72,3 +80,31 @@ def fetch(url: str, dest: Path, sha256: str, size: int, timeout: float = 60.0) -
     finally:
         part.unlink(missing_ok=True)
     return dest
+
+
+def _stamps(folder: Path, files) -> dict[str, list]:
+    out = {}
+    for f in files:
+        st = (folder / f.path).stat()
+        out[f.path] = [f.sha256, st.st_size, st.st_mtime_ns]
+    return out
+
+
+def stamp_ok(folder: Path, files) -> bool:
+    """Every file (``path``, ``sha256``, ``size``) was verified in ``folder`` and has not changed since."""
+    try:
+        recorded = json.loads((folder / STAMP_FILE).read_text(encoding="utf-8"))
+        current = _stamps(folder, files)
+    except (OSError, ValueError):
+        return False
+    return all(current[f.path] == recorded.get(f.path) and current[f.path][1] == f.size for f in files)
+
+
+def write_stamp(folder: Path, files) -> None:
+    """Record that ``files`` were just verified in ``folder`` (atomically; see :func:`stamp_ok`)."""
+    tmp = folder / f"{STAMP_FILE}.part"
+    try:
+        tmp.write_text(json.dumps(_stamps(folder, files), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, folder / STAMP_FILE)
+    finally:
+        tmp.unlink(missing_ok=True)

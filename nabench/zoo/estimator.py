@@ -1,8 +1,11 @@
-"""A loaded zoo estimator: its ensemble members, the training corpus's target distribution, the card.
+"""A loaded zoo estimator: its ensemble members, the training corpus's reference distributions, the card.
 
-``predict(graphs)`` gives, per architecture, the predicted target (mean over members), an
+``predict_full(graphs)`` gives, per architecture, the predicted target (mean over members), an
 uncertainty (standard deviation over the bootstrap members; ``None`` for a single model) and the
-percentile at which the prediction would fall among the measured targets of the training corpus.
+percentile at which the prediction falls among the estimator's own predictions for the
+architectures of its training corpus (quantiles stored at build time, so nothing is recomputed at
+load). ``score_corpus(corpus)`` does the same for every normalized record of a corpus, decoding and
+encoding each distinct architecture once and running every member once on the whole batch.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from typing import Sequence
 
 import numpy as np
 
-from nabench.zoo.catalog import Entry, ZooError
+from nabench.zoo.catalog import FORMAT, Entry, ZooError
+
+#: columns of :meth:`ZooModel.score_corpus`
+SCORE_COLUMNS = ("native_id", "arch_id", "prediction", "uncertainty", "corpus_percentile")
 
 
 def with_arch_ids(graphs: Sequence) -> list:
@@ -40,6 +46,13 @@ def ensemble_predict(members: Sequence, graphs: Sequence) -> tuple[np.ndarray, n
     return preds.mean(axis=0), preds.std(axis=0, ddof=1)
 
 
+def _use_own_n_jobs(member) -> None:
+    """An XGBoost member loaded by ``predictors.gbdt`` runs on every core whatever its ``n_jobs``; on a
+    small shared CPU each predict call then waits ~25 ms for its OpenMP threads. Give it its own."""
+    if member.registry_name == "xgb":
+        member.model_.set_params(n_jobs=member.n_jobs)
+
+
 @dataclass(frozen=True)
 class Prediction:
     prediction: np.ndarray
@@ -54,24 +67,32 @@ class ZooModel:
         from nabench.predictors.base import load
         from nabench.zoo.build import REFERENCE_FILE
 
+        if entry.format != FORMAT:
+            raise ZooError(f"zoo entry {entry.name} is in format {entry.format!r}; this nabench reads {FORMAT!r} "
+                           f"(rebuild it with `nabench zoo build {entry.name}`)")
         self.entry = entry
         self.folder = folder
         self.members = [load(folder / f"member-{k}") for k in range(entry.members)]
+        for m in self.members:
+            _use_own_n_jobs(m)
         try:
             ref = json.loads((folder / REFERENCE_FILE).read_text(encoding="utf-8"))
-            self.reference = np.asarray(ref["quantiles"], dtype=np.float64)
-        except (OSError, ValueError, KeyError) as e:
+            self.predicted_quantiles = np.asarray(ref["predicted_quantiles"], dtype=np.float64)
+            self.measured_quantiles = np.asarray(ref["measured_quantiles"], dtype=np.float64)
+            self.reference_records = int(ref["records"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
             raise ZooError(f"{folder / REFERENCE_FILE}: unreadable reference distribution ({e})") from None
 
     @property
     def name(self) -> str:
         return self.entry.name
 
-    def percentile(self, values: np.ndarray) -> np.ndarray:
-        """Share (0-100) of the training corpus's architectures whose measured target is at or below
-        each value (for lower-is-better targets such as latency: a low percentile is good)."""
-        q = self.reference
-        return 100.0 * np.searchsorted(q, values, side="right") / len(q)
+    def percentile(self, predictions: np.ndarray) -> np.ndarray:
+        """Share (0-100) of the training corpus's architectures whose *predicted* target is at or below
+        each prediction: where an architecture ranks in that corpus by this estimator's judgement
+        (for lower-is-better targets such as latency, a low percentile is good)."""
+        q = self.predicted_quantiles
+        return 100.0 * np.searchsorted(q, predictions, side="right") / len(q)
 
     def predict(self, graphs: Sequence) -> np.ndarray:
         """The point predictions (ensemble mean) for a list of ArchGraphs."""
@@ -80,3 +101,37 @@ class ZooModel:
     def predict_full(self, graphs: Sequence) -> Prediction:
         mean, std = ensemble_predict(self.members, graphs)
         return Prediction(mean, std, self.percentile(mean))
+
+    def score_corpus(self, corpus, ids: Sequence[str] | None = None):
+        """A DataFrame (:data:`SCORE_COLUMNS`) scoring every normalized record of ``corpus`` (a name or a
+        :class:`~nabench.corpora.Corpus`), or the records with native ids ``ids`` in that order.
+
+        Each distinct architecture (``arch_id``; isomorphic twins share one) is decoded from the
+        stored graphs and encoded once, every member predicts the whole batch in one call, and the
+        result is broadcast back to the records.
+        """
+        import pandas as pd
+
+        from nabench.normalize import read_graphs
+
+        if isinstance(corpus, str):
+            from nabench import corpora
+
+            corpus = corpora.load(corpus)
+        table = read_graphs(corpus.path, columns=["native_id", "arch_id"])
+        if ids is not None:
+            table = table.set_index("native_id")
+            missing = [str(k) for k in ids if str(k) not in table.index]
+            if missing:
+                raise ZooError(f"corpus {corpus.name}: no normalized record(s) {missing[:5]}"
+                               f"{' ...' if len(missing) > 5 else ''}")
+            table = table.loc[[str(k) for k in ids]].reset_index()
+        reps = table.drop_duplicates("arch_id")
+        p = self.predict_full(corpus.arch_graphs(list(reps["native_id"])))
+        row = pd.Index(reps["arch_id"]).get_indexer(table["arch_id"])
+        return pd.DataFrame({
+            "native_id": table["native_id"].to_numpy(), "arch_id": table["arch_id"].to_numpy(),
+            "prediction": p.prediction[row],
+            "uncertainty": np.full(len(table), np.nan) if p.uncertainty is None else p.uncertainty[row],
+            "corpus_percentile": p.percentile[row],
+        }, columns=list(SCORE_COLUMNS))
