@@ -21,16 +21,12 @@ machine the CPU column is the steadier one. Needs the corpora built and NB201 no
 
 from __future__ import annotations
 
+import argparse
 import os
-
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import platform
+import sys
+import time
+from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 SPACES = ("nb101", "nb301", "transnas-micro", "transnas-macro", "nasbench-graph", "help-fbnet", "help-ofa",
@@ -110,20 +106,20 @@ def gbdt_rows(graphs: list, n_train: int, n_rows: int) -> list[dict]:
     train = [graphs[i] for i in order[:n_train]]
     query = [graphs[i] for i in order[:n_rows]]
     y = labels.reindex([g.metadata["native_id"] for g in train]).to_numpy(dtype=np.float64)
-    rows = []
-    for name in ("xgb", "lgbm", "rf"):
-        model = predictors.get(name)()
-        fit_s = timed(lambda: model.fit(train, y))[0]
-        X = model.encoder_.transform(query)
-        wall, cpu = best_of(lambda: model.predict_features(X), 3)
-        with feature_cache():
-            model.predict(query)  # fills the cache
-            c_wall, c_cpu = best_of(lambda: model.predict(query), 3)
-        rows.append({"model": name, "trees": model.n_estimators, "fit s": round(fit_s, 2), "rows": len(query),
-                     "features": X.shape[1], "predict_features archs/s": f"{len(query) / wall:,.0f}",
-                     "(CPU)": f"{len(query) / cpu:,.0f}", "predict(graphs), cached features archs/s":
-                     f"{len(query) / c_wall:,.0f}", "(CPU) ": f"{len(query) / c_cpu:,.0f}"})
-    return rows
+    return [gbdt_row(predictors.get(name)(), train, y, query, feature_cache) for name in ("xgb", "lgbm", "rf")]
+
+
+def gbdt_row(model, train: list, y, query: list, feature_cache) -> dict:
+    fit_s = timed(lambda: model.fit(train, y))[0]
+    X = model.encoder_.transform(query)
+    wall, cpu = best_of(lambda: model.predict_features(X), 3)
+    with feature_cache():
+        model.predict(query)  # fills the cache
+        c_wall, c_cpu = best_of(lambda: model.predict(query), 3)
+    n = len(query)
+    return {"model": model.registry_name, "trees": model.n_estimators, "fit s": round(fit_s, 2), "rows": n,
+            "features": X.shape[1], "predict_features archs/s": f"{n / wall:,.0f}", "(CPU)": f"{n / cpu:,.0f}",
+            "predict(graphs), cached features archs/s": f"{n / c_wall:,.0f}", "(CPU) ": f"{n / c_cpu:,.0f}"}
 
 
 def table(rows: list[dict]) -> list[str]:
@@ -157,12 +153,12 @@ def main() -> None:
         f"- machine: {machine()}", f"- nabench {__version__}, one process, one thread",
         f"- load average (1, 5, 15 min) at start: {start_load}; at end: {load_avg()}", "",
         "## TabularEncoder().fit_transform(graphs), all feature groups, no feature cache", "",
-        "Target: all 15,625 NB201 cells in ≤ 8 s (≤ 0.5 ms a graph). `first run`: the per-node memo starts "
-        "empty; `best`: best of the next two runs.", "", *table(enc), "",
+        ("Target: all 15,625 NB201 cells in ≤ 8 s (≤ 0.5 ms a graph). `first run`: the per-node memo starts "
+         "empty; `best`: best of the next two runs."), "", *table(enc), "",
         "## Tree models on NB201 (default parameters, n_jobs=1)", "",
-        f"Trained on {args.train} random cells; queried on {args.rows} cells. Target: ≥ 100,000 architectures/s "
-        "on encoded features (`predict_features`). `predict(graphs)` with cached features adds the encoder's "
-        "assembly of the feature matrix.", "", *table(gbdt), ""]
+        (f"Trained on {args.train} random cells; queried on {args.rows} cells. Target: ≥ 100,000 architectures/s "
+         "on encoded features (`predict_features`). `predict(graphs)` with cached features adds the encoder's "
+         "assembly of the feature matrix."), "", *table(gbdt), ""]
     out = RESULTS / "encoders_speed.md"
     write_atomic_text(out, "\n".join(lines))
     print("\n".join(lines))

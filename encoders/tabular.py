@@ -51,9 +51,10 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from itertools import chain
-from typing import Iterator, NamedTuple, Sequence
+from itertools import chain, pairwise
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -607,7 +608,7 @@ def _split(graph: np.ndarray, G: int, *arrays: np.ndarray) -> list[list[np.ndarr
     o = np.argsort(graph, kind="stable")
     bounds = np.searchsorted(graph[o], np.arange(G + 1)).tolist()
     sorted_arrays = [a[o] for a in arrays]
-    return [[a[lo:hi] for a in sorted_arrays] for lo, hi in zip(bounds[:-1], bounds[1:])]
+    return [[a[lo:hi] for a in sorted_arrays] for lo, hi in pairwise(bounds)]
 
 
 def _encode_batch(graphs: Sequence[ArchGraph], max_ngram: int, want: frozenset) -> list[_Raw]:
@@ -731,10 +732,10 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         return [str(c) for c in self.extra.select_dtypes("number").columns]
 
     # -- scikit-learn API -----------------------------------------------------------------
-    def fit(self, graphs: Sequence[ArchGraph], y=None) -> "TabularEncoder":
+    def fit(self, graphs: Sequence[ArchGraph], y=None) -> TabularEncoder:
         return self._fit_raw(self._raw(graphs))
 
-    def _fit_raw(self, raw: list[_Raw]) -> "TabularEncoder":
+    def _fit_raw(self, raw: list[_Raw]) -> TabularEncoder:
         if not raw:
             raise EncoderError("cannot fit the encoder on zero graphs")
         self.fixed_names_ = fixed_feature_names(self._want())
@@ -803,7 +804,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         return {"fixed_names": self.fixed_names_, "tokens": self.tokens_, "ngrams": self.ngrams_,
                 "extra_columns": self.extra_columns_}
 
-    def set_state(self, state: dict) -> "TabularEncoder":
+    def set_state(self, state: dict) -> TabularEncoder:
         """Restore what :meth:`state` returned (no refit)."""
         self.fixed_names_ = list(state["fixed_names"])
         self.tokens_ = list(state["tokens"])

@@ -87,7 +87,7 @@ class TabularPredictor(Predictor):
         if self.extra is not None and not isinstance(self.extra, pd.DataFrame):
             raise PredictorError(f"extra must be a DataFrame indexed by arch id or None, got {type(self.extra).__name__}")
 
-    def fit(self, X: Sequence, y: Any) -> "TabularPredictor":
+    def fit(self, X: Sequence, y: Any) -> TabularPredictor:
         self._check_params()
         X = check_graphs(X)
         y = check_targets(X, y)
