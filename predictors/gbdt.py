@@ -227,7 +227,7 @@ class XGBPredictor(TabularPredictor):
         import xgboost as xgb
 
         cls = xgb.XGBRanker if self.objective.startswith("rank:") else xgb.XGBRegressor
-        self.model_ = cls()
+        self.model_ = cls(n_jobs=self.n_jobs)  # a loaded model keeps the predictor's thread count
         self.model_.load_model(directory / self.MODEL_FILE)
 
 

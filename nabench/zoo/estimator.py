@@ -46,13 +46,6 @@ def ensemble_predict(members: Sequence, graphs: Sequence) -> tuple[np.ndarray, n
     return preds.mean(axis=0), preds.std(axis=0, ddof=1)
 
 
-def _use_own_n_jobs(member) -> None:
-    """An XGBoost member loaded by ``predictors.gbdt`` runs on every core whatever its ``n_jobs``; on a
-    small shared CPU each predict call then waits ~25 ms for its OpenMP threads. Give it its own."""
-    if member.registry_name == "xgb":
-        member.model_.set_params(n_jobs=member.n_jobs)
-
-
 @dataclass(frozen=True)
 class Prediction:
     prediction: np.ndarray
@@ -73,8 +66,6 @@ class ZooModel:
         self.entry = entry
         self.folder = folder
         self.members = [load(folder / f"member-{k}") for k in range(entry.members)]
-        for m in self.members:
-            _use_own_n_jobs(m)
         try:
             ref = json.loads((folder / REFERENCE_FILE).read_text(encoding="utf-8"))
             self.predicted_quantiles = np.asarray(ref["predicted_quantiles"], dtype=np.float64)
