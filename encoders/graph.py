@@ -23,6 +23,7 @@ and ``log10`` node count of the whole graph. :func:`collate` batches a list with
 from __future__ import annotations
 
 import math
+import weakref
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -79,6 +80,94 @@ def _levels(g: ArchGraph) -> list[int]:
     return level
 
 
+_CAT_INDEX = {c: i for i, c in enumerate(CATEGORIES + _VIRTUAL)}
+_N_DENSE = len(_ATTR_FEATURES) + len(_SHAPE_FEATURES) + len(_TOPO_FEATURES)
+#: vocabulary-independent encoding parts per live ArchGraph (keyed by id, dropped with the graph)
+_PARTS: dict[tuple[int, bool], tuple] = {}
+_NODE_MEMO: dict = {}
+
+
+def _node_dense(node) -> np.ndarray:
+    """Attribute and shape features of one op node (:data:`_ATTR_FEATURES` + :data:`_SHAPE_FEATURES`)."""
+    row = np.zeros(len(_ATTR_FEATURES) + len(_SHAPE_FEATURES), dtype=np.float32)
+    a = node.attrs
+    kernel = a.get("kernel_shape")
+    if not (isinstance(kernel, list) and kernel):
+        w_shape = node.const_inputs.get(1) if node.category in ("conv", "depthwise_conv", "group_conv",
+                                                                "conv_transpose") else None
+        kernel = list(w_shape[2:]) if w_shape and len(w_shape) > 2 and None not in w_shape else []
+    kernel = [int(k) for k in kernel if isinstance(k, (int, float))] or [0]
+    strides = a.get("strides")
+    dil = a.get("dilations")
+    groups = a.get("group", 1)
+    row[0] = kernel[0]
+    row[1] = kernel[-1] if len(kernel) > 1 else kernel[0]
+    row[2] = max(strides) if isinstance(strides, list) and strides else (1 if kernel[0] else 0)
+    row[3] = max(dil) if isinstance(dil, list) and dil else (1 if kernel[0] else 0)
+    row[4] = math.log2(groups) if isinstance(groups, int) and groups > 0 else 0.0
+    row[5] = float(node.category == "depthwise_conv")
+    out_shape = node.output_shapes[0] if node.output_shapes else None
+    in_shape = next((s for s, src in zip(node.input_shapes, node.sources) if src[0] in ("node", "input")), None)
+    c_out, hw_out, unk_out = _channels_extent(out_shape)
+    c_in, hw_in, unk_in = _channels_extent(in_shape) if in_shape is not None else (c_out, hw_out, unk_out)
+    k = len(_ATTR_FEATURES)
+    row[k:k + 7] = (c_out, hw_out, c_in, hw_in, float(unk_out or unk_in),
+                    math.log10(1 + node.params), math.log10(1 + node.flops))
+    return row
+
+
+def graph_parts(g: ArchGraph, virtual_io: bool) -> tuple:
+    """What the encoding of ``g`` needs besides the op vocabulary: (op types of the op nodes,
+    category index per node, attribute/shape/topology features ``[n, 16]``, edge index, ``u``).
+
+    Computed once per graph object while it lives (benchmarks and leaderboard runs encode the same
+    graphs for many fits); treat the arrays as read-only.
+    """
+    key = (id(g), virtual_io)
+    hit = _PARTS.get(key)
+    if hit is not None and hit[0]() is g:
+        return hit[1]
+    n_ops = len(g.nodes)
+    n_in, n_out = (len(g.inputs), len(g.outputs)) if virtual_io else (0, 0)
+    n = n_ops + n_in + n_out
+    cat_idx = np.empty(n, dtype=np.int64)
+    dense = np.zeros((n, _N_DENSE), dtype=np.float32)
+    edges = list(g.edges)
+    if virtual_io:
+        edges += [(n_ops + i, c) for i, c in g.input_edges]
+        edges += [(p, n_ops + n_in + o) for p, o in g.output_edges]
+    level = _levels(g)
+    depth = max(max(level, default=0), 1)
+    n_attr = len(_ATTR_FEATURES) + len(_SHAPE_FEATURES)
+    for node in g.nodes:
+        memo_key = (node.op_type, node.category, repr(node.attrs), node.output_shapes[:1], node.input_shapes,
+                    tuple(src[0] for src in node.sources), node.params, node.flops)
+        feats = _NODE_MEMO.get(memo_key)
+        if feats is None:
+            if len(_NODE_MEMO) > 100_000:
+                _NODE_MEMO.clear()
+            feats = _NODE_MEMO[memo_key] = _node_dense(node)
+        cat_idx[node.index] = _CAT_INDEX.get(node.category, _CAT_INDEX["generic"])
+        dense[node.index, :n_attr] = feats
+        dense[node.index, -1] = level[node.index] / depth
+    for j, t in enumerate(list(g.inputs) + list(g.outputs) if virtual_io else []):
+        i = n_ops + j
+        kind = "input" if j < n_in else "output"
+        cat_idx[i] = _CAT_INDEX[kind]
+        c, hw, unk = _channels_extent(t.shape)
+        k = len(_ATTR_FEATURES)
+        dense[i, k:k + 5] = (c, hw, c, hw, float(unk))
+        dense[i, -1] = 0.0 if kind == "input" else 1.0
+    edge_index = np.asarray(edges, dtype=np.int64).reshape(-1, 2).T.copy()
+    np.add.at(dense[:, -3], edge_index[1], 1.0)  # in-degree
+    np.add.at(dense[:, -2], edge_index[0], 1.0)  # out-degree
+    u = np.array([[math.log10(1 + g.params), math.log10(1 + g.flops), g.depth / 100.0,
+                   math.log10(1 + len(g.nodes))]], dtype=np.float32)
+    parts = (tuple(nd.op_type for nd in g.nodes), cat_idx, dense, edge_index, u)
+    _PARTS[key] = (weakref.ref(g, lambda _, k=key: _PARTS.pop(k, None)), parts)
+    return parts
+
+
 class GraphEncoder(TransformerMixin, BaseEstimator):
     """ArchGraphs → ``torch_geometric.data.Data`` (see the module docstring).
 
@@ -100,7 +189,6 @@ class GraphEncoder(TransformerMixin, BaseEstimator):
     def _index(self) -> None:
         self._op_index = {op: i for i, op in enumerate(self.op_vocab_)}
         self._cat_index = {c: i for i, c in enumerate(CATEGORIES + _VIRTUAL)}
-        self._node_memo: dict = {}
 
     @property
     def feature_names(self) -> list[str]:
@@ -133,84 +221,18 @@ class GraphEncoder(TransformerMixin, BaseEstimator):
         enc._index()
         return enc
 
-    def _node_features(self, node) -> np.ndarray:
-        """Category, op type, attribute and shape features of one op node (no topology)."""
-        n_cat, n_op = len(self._cat_index), len(self.op_vocab_) + 1
-        base = n_cat + n_op
-        row = np.zeros(base + len(_ATTR_FEATURES) + len(_SHAPE_FEATURES), dtype=np.float32)
-        row[self._cat_index.get(node.category, self._cat_index["generic"])] = 1.0
-        row[n_cat + self._op_index.get(node.op_type, n_op - 1)] = 1.0
-        a = node.attrs
-        kernel = a.get("kernel_shape")
-        if not (isinstance(kernel, list) and kernel):
-            w_shape = node.const_inputs.get(1) if node.category in ("conv", "depthwise_conv", "group_conv",
-                                                                    "conv_transpose") else None
-            kernel = list(w_shape[2:]) if w_shape and len(w_shape) > 2 and None not in w_shape else []
-        kernel = [int(k) for k in kernel if isinstance(k, (int, float))] or [0]
-        strides = a.get("strides")
-        dil = a.get("dilations")
-        groups = a.get("group", 1)
-        row[base + 0] = kernel[0]
-        row[base + 1] = kernel[-1] if len(kernel) > 1 else kernel[0]
-        row[base + 2] = max(strides) if isinstance(strides, list) and strides else (1 if kernel[0] else 0)
-        row[base + 3] = max(dil) if isinstance(dil, list) and dil else (1 if kernel[0] else 0)
-        row[base + 4] = math.log2(groups) if isinstance(groups, int) and groups > 0 else 0.0
-        row[base + 5] = float(node.category == "depthwise_conv")
-        out_shape = node.output_shapes[0] if node.output_shapes else None
-        in_shape = next((s for s, src in zip(node.input_shapes, node.sources) if src[0] in ("node", "input")),
-                        None)
-        c_out, hw_out, unk_out = _channels_extent(out_shape)
-        c_in, hw_in, unk_in = _channels_extent(in_shape) if in_shape is not None else (c_out, hw_out, unk_out)
-        k = base + len(_ATTR_FEATURES)
-        row[k:k + 7] = (c_out, hw_out, c_in, hw_in, float(unk_out or unk_in),
-                        math.log10(1 + node.params), math.log10(1 + node.flops))
-        return row
-
     def encode_arrays(self, g: ArchGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(node features ``[n, F]`` float32, edge index ``[2, E]`` int64, graph features ``[1, 4]``)."""
         self._require_fitted()
-        n_cat, n_op = len(self._cat_index), len(self.op_vocab_) + 1
-        n_ops = len(g.nodes)
-        n_in, n_out = (len(g.inputs), len(g.outputs)) if self.virtual_io else (0, 0)
-        n = n_ops + n_in + n_out
+        ops, cat_idx, dense, edge_index, u = graph_parts(g, self.virtual_io)
+        n, n_cat, n_op = len(cat_idx), len(self._cat_index), len(self.op_vocab_) + 1
         x = np.zeros((n, self.n_features), dtype=np.float32)
-        base = n_cat + n_op
-        edges = list(g.edges)
-        if self.virtual_io:
-            edges += [(n_ops + i, c) for i, c in g.input_edges]
-            edges += [(p, n_ops + n_in + o) for p, o in g.output_edges]
-        deg_in = np.zeros(n, dtype=np.float32)
-        deg_out = np.zeros(n, dtype=np.float32)
-        for a, b in edges:
-            deg_out[a] += 1
-            deg_in[b] += 1
-        level = _levels(g)
-        depth = max(max(level, default=0), 1)
-        memo = self._node_memo
-        for node in g.nodes:
-            key = (node.op_type, node.category, repr(node.attrs), node.output_shapes[:1], node.input_shapes,
-                   tuple(src[0] for src in node.sources), node.params, node.flops)
-            feats = memo.get(key)
-            if feats is None:
-                feats = memo[key] = self._node_features(node)
-                if len(memo) > 100_000:
-                    memo.clear()
-            x[node.index, :base + len(_ATTR_FEATURES) + len(_SHAPE_FEATURES)] = feats
-            x[node.index, -1] = level[node.index] / depth
-        for j, t in enumerate(list(g.inputs) + list(g.outputs) if self.virtual_io else []):
-            i = n_ops + j
-            kind = "input" if j < n_in else "output"
-            x[i, self._cat_index[kind]] = 1.0
-            c, hw, unk = _channels_extent(t.shape)
-            k = base + len(_ATTR_FEATURES)
-            x[i, k:k + 5] = (c, hw, c, hw, float(unk))
-            x[i, -1] = 0.0 if kind == "input" else 1.0
-        x[:, -3] = deg_in
-        x[:, -2] = deg_out
-        edge_index = np.asarray(edges, dtype=np.int64).reshape(-1, 2).T.copy()
-        u = np.array([[math.log10(1 + g.params), math.log10(1 + g.flops), g.depth / 100.0,
-                       math.log10(1 + len(g.nodes))]], dtype=np.float32)
-        return x, edge_index, u
+        rows = np.arange(n)
+        x[rows, cat_idx] = 1.0
+        unk = n_op - 1
+        x[rows[: len(ops)], n_cat + np.fromiter((self._op_index.get(o, unk) for o in ops), np.int64, len(ops))] = 1.0
+        x[:, n_cat + n_op:] = dense
+        return x, edge_index.copy(), u.copy()
 
     def transform(self, graphs: Sequence) -> list:
         """One ``torch_geometric.data.Data(x, edge_index, u)`` per graph."""

@@ -32,6 +32,7 @@ lines of tokens for the text surrogate (``nabench.predictors.text``).
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -136,6 +137,22 @@ def tokenize(text: str, max_offset: int = 64) -> list[list[str]]:
                 toks.append(s)
         out.append(toks)
     return out
+
+
+#: token lines per live ArchGraph (keyed by id, dropped with the graph)
+_TOKENS: dict[tuple[int, int], tuple] = {}
+
+
+def graph_tokens(g: ArchGraph, max_offset: int = 64) -> list[list[str]]:
+    """``tokenize(graph_text(g), max_offset)``, computed once per graph object while it lives
+    (benchmarks encode the same graphs for many fits); treat the result as read-only."""
+    key = (id(g), max_offset)
+    hit = _TOKENS.get(key)
+    if hit is not None and hit[0]() is g:
+        return hit[1]
+    lines = tokenize(graph_text(g), max_offset)
+    _TOKENS[key] = (weakref.ref(g, lambda _, k=key: _TOKENS.pop(k, None)), lines)
+    return lines
 
 
 class TextEncoder(TransformerMixin, BaseEstimator):

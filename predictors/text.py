@@ -112,21 +112,31 @@ class TextPredictor(Predictor):
             raise PredictorError(f"d_model={self.d_model} must be divisible by heads={self.heads}")
 
     def _token_lines(self, X: Sequence) -> list[list[list[str]]]:
-        from nabench.encoders.text import TextEncoder, tokenize
+        from nabench.encoders.text import TextEncoder, graph_tokens
 
-        return [tokenize(t)[: self.max_lines] for t in TextEncoder().fit_transform(X)]
+        TextEncoder().fit(X)  # checks the input
+        return [graph_tokens(g)[: self.max_lines] for g in X]
 
-    def _tensor(self, token_lines: list[list[list[str]]]):
-        """``[B, L, T]`` token ids (0 = padding), padded to the longest graph of the batch."""
-        import torch
-
-        n_lines = max((len(t) for t in token_lines), default=1)
-        arr = np.zeros((len(token_lines), n_lines, self.max_tokens), dtype=np.int64)
+    def _ids(self, token_lines: list[list[list[str]]]) -> list[np.ndarray]:
+        """One ``[lines, max_tokens]`` array of token ids (0 = padding) per graph."""
         unk = self._index[UNK]
-        for b, lines in enumerate(token_lines):
+        out = []
+        for lines in token_lines:
+            arr = np.zeros((max(len(lines), 1), self.max_tokens), dtype=np.int64)
             for i, toks in enumerate(lines):
                 ids = [self._index.get(t, unk) for t in toks[: self.max_tokens]]
-                arr[b, i, : len(ids)] = ids
+                arr[i, : len(ids)] = ids
+            out.append(arr)
+        return out
+
+    @staticmethod
+    def _tensor(ids: list[np.ndarray]):
+        """``[B, L, T]`` token ids, padded to the longest graph of the batch."""
+        import torch
+
+        arr = np.zeros((len(ids), max(a.shape[0] for a in ids), ids[0].shape[1]), dtype=np.int64)
+        for b, a in enumerate(ids):
+            arr[b, : a.shape[0]] = a
         return torch.from_numpy(arr)
 
     def _new_model(self):
@@ -146,6 +156,7 @@ class TextPredictor(Predictor):
         lines = self._token_lines(X)
         counts = Counter(t for g in lines for line in g for t in line[: self.max_tokens])
         self._set_vocab([PAD, UNK] + sorted(t for t, c in counts.items() if c >= self.min_count))
+        ids = self._ids(lines)
         self.y_mean_, self.y_std_ = float(y.mean()), float(y.std()) or 1.0
         target = torch.tensor((y - self.y_mean_) / self.y_std_, dtype=torch.float32)
         n_epochs = resolve_epochs(self.epochs, self.steps, len(X), self.batch_size)
@@ -159,7 +170,7 @@ class TextPredictor(Predictor):
                     idx = perm[i:i + self.batch_size]
                     if len(idx) < 2 and len(perm) > 1:
                         continue
-                    yield self._tensor([lines[j] for j in idx]), target[idx]
+                    yield self._tensor([ids[j] for j in idx]), target[idx]
 
             fit_regressor(self.model_, batches, n_epochs, self.lr, self.weight_decay, self.loss, self.mse_weight)
         return self
@@ -172,11 +183,11 @@ class TextPredictor(Predictor):
         import torch
 
         self._require_fitted()
-        lines = self._token_lines(check_graphs(X))
+        ids = self._ids(self._token_lines(check_graphs(X)))
         out = []
         with torch_session(self.n_threads), torch.no_grad():
-            for i in range(0, len(lines), 128):
-                out.append(self.model_(self._tensor(lines[i:i + 128])).numpy())
+            for i in range(0, len(ids), 128):
+                out.append(self.model_(self._tensor(ids[i:i + 128])).numpy())
         pred = np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
         return pred.astype(np.float64) * self.y_std_ + self.y_mean_
 
