@@ -11,6 +11,7 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from scipy import stats
@@ -93,6 +94,17 @@ def test_reference_quantiles_are_the_models_own_predictions_over_the_corpus(nlp,
     rank = stats.rankdata(scores["prediction"], method="max") / len(scores) * 100
     step = 100 / min(N_QUANTILES - 1, len(scores))
     assert np.max(np.abs(scores["corpus_percentile"] - rank)) <= step + 1e-9
+
+
+def test_score_corpus_in_worker_processes_equals_one_process(nlp, tmp_path_factory):
+    """Shares of the corpus scored in spawned processes give the same rows, in the same order."""
+    model = load_dir(built(tmp_path_factory))
+    one = model.score_corpus(nlp, workers=1)
+    two = model.score_corpus(nlp, workers=2)
+    assert len(one) >= len(nlp.labels(TARGET)) and one["arch_id"].nunique() > 2
+    pd.testing.assert_frame_equal(one, two, check_exact=False, rtol=1e-12)
+    with pytest.raises(ZooError, match="workers"):
+        model.score_corpus(nlp, workers=-1)
 
 
 def test_build_is_reproducible_byte_for_byte(nlp, tmp_path_factory, tmp_path):

@@ -113,6 +113,7 @@ def predict_cmd(
     model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Zoo entry name, or a `zoo build` output folder."),
     corpus: Optional[str] = typer.Option(None, "--corpus", "-c", help="Instead of files: score every normalized record of this built corpus."),
     to: Optional[Path] = typer.Option(None, "--to", help="Write the rows to this .parquet or .csv file (full precision) instead of printing them."),
+    workers: int = typer.Option(0, "--workers", "-j", help="With --corpus: worker processes (0: one per CPU, at most 4, for corpora of 2,000+ architectures)."),
     fmt: Format = FORMAT,
 ) -> None:
     """Predict the target of ONNX models (or of a whole corpus) with a zoo estimator, with its
@@ -129,7 +130,7 @@ def predict_cmd(
             raise NabenchError(f"{f}: no such file")
     m = _model(model)
     if corpus:
-        table = m.score_corpus(corpus)
+        table = m.score_corpus(corpus, workers=workers)
     else:
         from nabench.graph import from_onnx
 

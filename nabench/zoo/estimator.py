@@ -11,6 +11,7 @@ encoding each distinct architecture once and running every member once on the wh
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
@@ -21,6 +22,9 @@ from nabench.zoo.catalog import FORMAT, Entry, ZooError
 
 #: columns of :meth:`ZooModel.score_corpus`
 SCORE_COLUMNS = ("native_id", "arch_id", "prediction", "uncertainty", "corpus_percentile")
+#: fewest distinct architectures for which :meth:`ZooModel.score_corpus` with ``workers=0`` starts
+#: worker processes (starting one costs about a second of imports; below this one process is faster)
+PARALLEL_MIN = 2000
 
 
 def with_arch_ids(graphs: Sequence) -> list:
@@ -93,13 +97,17 @@ class ZooModel:
         mean, std = ensemble_predict(self.members, graphs)
         return Prediction(mean, std, self.percentile(mean))
 
-    def score_corpus(self, corpus, ids: Sequence[str] | None = None):
+    def score_corpus(self, corpus, ids: Sequence[str] | None = None, workers: int = 1):
         """A DataFrame (:data:`SCORE_COLUMNS`) scoring every normalized record of ``corpus`` (a name or a
         :class:`~nabench.corpora.Corpus`), or the records with native ids ``ids`` in that order.
 
         Each distinct architecture (``arch_id``; isomorphic twins share one) is decoded from the
-        stored graphs and encoded once, every member predicts the whole batch in one call, and the
-        result is broadcast back to the records.
+        stored graphs and encoded once, every member predicts it, and the result is broadcast back to
+        the records. Decoding and encoding dominate, so with ``workers > 1`` (``0``: one per CPU, at
+        most 4, and a single process below :data:`PARALLEL_MIN` architectures) the distinct
+        architectures are split over spawned processes, each returning only the members' mean and
+        spread for its share; like any spawning code, a script calling it must guard its entry
+        point with ``if __name__ == "__main__":``.
         """
         import pandas as pd
 
@@ -118,11 +126,58 @@ class ZooModel:
                                f"{' ...' if len(missing) > 5 else ''}")
             table = table.loc[[str(k) for k in ids]].reset_index()
         reps = table.drop_duplicates("arch_id")
-        p = self.predict_full(corpus.arch_graphs(list(reps["native_id"])))
+        mean, std = self._score_ids(corpus.path, list(reps["native_id"]), workers)
         row = pd.Index(reps["arch_id"]).get_indexer(table["arch_id"])
         return pd.DataFrame({
             "native_id": table["native_id"].to_numpy(), "arch_id": table["arch_id"].to_numpy(),
-            "prediction": p.prediction[row],
-            "uncertainty": np.full(len(table), np.nan) if p.uncertainty is None else p.uncertainty[row],
-            "corpus_percentile": p.percentile[row],
+            "prediction": mean[row],
+            "uncertainty": np.full(len(table), np.nan) if std is None else std[row],
+            "corpus_percentile": self.percentile(mean)[row],
         }, columns=list(SCORE_COLUMNS))
+
+    def _score_ids(self, corpus_path: Path, native_ids: list[str], workers: int):
+        """Ensemble mean and spread of the stored graphs ``native_ids``, split over worker processes.
+
+        The processes are spawned (not forked: the parent may hold OpenMP or torch thread pools) and
+        limited to one thread each; this process scores the first share while they start.
+        """
+        import os
+
+        if workers < 0:
+            raise ZooError(f"workers must be 0 (automatic) or more, got {workers}")
+        if workers == 0:
+            workers = min(os.cpu_count() or 1, 4) if len(native_ids) >= PARALLEL_MIN else 1
+        shares = [list(s) for s in np.array_split(np.asarray(native_ids, dtype=object), workers) if len(s)]
+        if len(shares) <= 1:
+            return _score_share(self, corpus_path, native_ids)
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(len(shares) - 1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_score_share_in_worker, self.entry, self.folder, corpus_path, s)
+                       for s in shares[1:]]
+            parts = [_score_share(self, corpus_path, shares[0])] + [f.result() for f in futures]
+        mean = np.concatenate([m for m, _ in parts])
+        std = None if parts[0][1] is None else np.concatenate([s for _, s in parts])
+        return mean, std
+
+
+def _score_share(model: ZooModel, corpus_path: Path, native_ids: list[str]):
+    """(mean, spread) of the members on the stored graphs of ``native_ids``."""
+    from nabench.corpora.store import Corpus
+
+    return ensemble_predict(model.members, Corpus(corpus_path).arch_graphs(native_ids))
+
+
+def _score_share_in_worker(entry: Entry, folder: Path, corpus_path: Path, native_ids: list[str]):
+    """:func:`_score_share` in a worker process: the model is loaded there, on one thread."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        model = ZooModel(entry, folder)
+        for m in model.members:
+            if "n_jobs" in m.get_params():
+                m.set_params(n_jobs=1)
+        if "torch" in sys.modules:  # a GNN or text member
+            sys.modules["torch"].set_num_threads(1)
+        return _score_share(model, corpus_path, native_ids)
