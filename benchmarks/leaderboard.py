@@ -7,8 +7,9 @@
 
 ``build`` copies the repository's ``leaderboard/`` to a temporary folder and times a full build
 (every submission's predictions scored by the evaluator, results and site written), twice.
-``run`` times ``nabench.leaderboard.runner.run`` of each predictor (default: every registered
-one but ``zc``; ``--proxies`` adds the ``zc`` predictor once per proxy) on each task (default
+``run`` times ``nabench.leaderboard.runner.run`` of each predictor, fitting the splits in ``--workers``
+processes (default: one per CPU), for each predictor (default: every registered one but ``zc``;
+``--proxies`` adds the ``zc`` predictor once per proxy) on each task (default
 ``nb201-cifar10``: all train sizes, the task's 10 seeds unless ``--seeds``), after loading the
 task's graphs once (timed separately; it normalizes the corpus first if needed), and scores the
 predictions. ``--submit`` then writes ``leaderboard/submissions/<key>/`` for each entry (key =
@@ -76,7 +77,8 @@ def entries(predictors: list[str], proxies: list[str]) -> list[tuple[str, str, d
     return [(p, p, {}) for p in predictors] + [(f"zc-{p}", "zc", {"proxy": p}) for p in proxies]
 
 
-def bench_run(task_name: str, runs: list[tuple[str, str, dict]], seeds: list[int] | None, out_dir: Path | None) -> str:
+def bench_run(task_name: str, runs: list[tuple[str, str, dict]], seeds: list[int] | None, out_dir: Path | None,
+              workers: int = 1) -> str:
     """Time every entry of ``runs`` on ``task_name``; with ``out_dir``, also write each entry's
     predictions (and run sidecar) to ``out_dir/<key>/<task>.parquet``."""
     from nabench.leaderboard.graphs import GraphCache
@@ -112,7 +114,7 @@ def bench_run(task_name: str, runs: list[tuple[str, str, dict]], seeds: list[int
         before = load()
         start = time.perf_counter()
         try:
-            frame = run(name, task, seeds=seeds, params=params)
+            frame = run(name, task, seeds=seeds, params=params, workers=workers)
             wall = time.perf_counter() - start
             scores = score_predictions(frame, task, data, key).groupby("train_size")["kendall_tau_b"]
         except Exception as e:  # a predictor that fails is recorded, not hidden
@@ -169,6 +171,8 @@ def main() -> None:
     r.add_argument("--proxies", nargs="*", default=[], help="zero-cost proxies, run as the zc predictor")
     r.add_argument("--seeds", nargs="+", type=int)
     r.add_argument("--submit", action="store_true", help="write leaderboard/submissions/<key> for every entry run")
+    r.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="processes fitting the splits (nabench run -j; default: one per CPU)")
     args = ap.parse_args()
     if args.mode == "run" and args.submit and args.seeds:
         ap.error("--submit needs every seed of the task; drop --seeds")
@@ -182,7 +186,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             out_dir = Path(tmp) if args.submit else None
             for task in args.tasks:
-                write_section(bench_run(task, runs, args.seeds, out_dir))
+                write_section(bench_run(task, runs, args.seeds, out_dir, args.workers))
             if out_dir is not None:
                 for path in submit_all(out_dir, runs):
                     print(path)

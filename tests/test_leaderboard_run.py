@@ -6,6 +6,7 @@ import hashlib
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -74,3 +75,19 @@ def test_training_free_predictor_scores_once_and_matches_its_ranking(corpus, tmp
     assert a.equals(b)
     scores = score_predictions(frame, task, load_task_data(task), "params")
     assert scores["kendall_tau_b"].iloc[0] > 0.2  # bigger NB101 cells are more accurate on this subset
+
+
+def test_splits_fitted_in_worker_processes_give_the_same_predictions(corpus):
+    """``workers=2`` fits the splits in spawned processes: same rows, same values as one process."""
+    from nabench.leaderboard.runner import RunError, run
+    from nabench.leaderboard.tasks import get_task
+
+    corpus("nb101")
+    task = get_task("nb101-cifar10")
+    params = {"n_estimators": 30}
+    one = run("xgb", task, train_sizes=[20, 50], seeds=[0, 1], params=params, workers=1)
+    two = run("xgb", task, train_sizes=[20, 50], seeds=[0, 1], params=params, workers=2)
+    assert len(one) == 2 * 2 * 142 and one["y_pred"].nunique() > 10
+    pd.testing.assert_frame_equal(one, two)
+    with pytest.raises(RunError, match="workers must be at least 1"):
+        run("xgb", task, train_sizes=[20], seeds=[0], workers=0)

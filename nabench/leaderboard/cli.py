@@ -43,7 +43,7 @@ def run_cmd(
     seeds: str | None = typer.Option(None, "--seeds", help="Subset of the task's seeds, e.g. 0,1,2."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Predictions file (default: <predictor>--<task>.parquet)."),
     param: list[str] | None = typer.Option(None, "--param", help="Predictor parameter KEY=VALUE (YAML value; repeat)."),
-    workers: int = typer.Option(1, "--workers", "-j", help="Processes for normalizing and loading graphs."),
+    workers: int = typer.Option(1, "--workers", "-j", help="Processes for normalizing graphs and fitting the splits (same predictions for any number)."),
 ) -> None:
     """Train and predict a predictor on every split of a task; write the predictions (Parquet)."""
     from nabench.cli import BarProgress, err

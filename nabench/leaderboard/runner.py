@@ -77,34 +77,31 @@ def _predict(est, graphs: list, where: str) -> np.ndarray:
 
 def run(predictor: str, task: Task, *, train_sizes: Sequence[int] | None = None, seeds: Sequence[int] | None = None,
         params: dict | None = None, workers: int = 1, progress=None, data: TaskData | None = None) -> pd.DataFrame:
-    """The predictions of ``predictor`` on every split of ``task`` (a DataFrame, :data:`COLUMNS`)."""
+    """The predictions of ``predictor`` on every split of ``task`` (a DataFrame, :data:`COLUMNS`).
+
+    ``workers`` processes normalize missing graphs and, for predictors that fit, train the splits
+    in parallel (spawned processes, each loading the task's graphs once; every split is fitted with
+    its own seed exactly as in one process, so the predictions do not depend on ``workers``).
+    """
     from nabench.corpora.base import Progress
     from nabench.registry import predictors
 
     predictors.get(predictor)  # unknown names fail before any work
+    if workers < 1:
+        raise RunError(f"workers must be at least 1, got {workers}")
     data = data or load_task_data(task)
     splits = data.splits(train_sizes, seeds)
-    cache = GraphCache(workers=workers, progress=progress)
-    check = task.split_by == "arch_id"
-    test_graphs = _graphs(cache, data.test_units, check)
-    pool_graphs = test_graphs if data.rest else None
-    probe = make_predictor(predictor, 0, params)
-    requires_fit = probe.nabench_tags().requires_fit
-    cached_scores = None
+    requires_fit = make_predictor(predictor, 0, params).nabench_tags().requires_fit
+    label = f"{predictor} on {task.name}"
+    track = (progress or Progress()).track
+    if requires_fit and workers > 1 and len(splits) > 1:
+        ensure_graphs(task, data, workers=workers, progress=progress)  # normalize once, not in every worker
+        y_by_split = _fit_in_workers(predictor, task, data, splits, params, workers, track, label)
+    else:
+        fitter = SplitFitter(predictor, task, data, params, GraphCache(workers=workers, progress=progress))
+        y_by_split = [fitter.predict(split) for split in track(splits, label, total=len(splits))]
     parts = []
-    for split in (progress or Progress()).track(splits, f"{predictor} on {task.name}", total=len(splits)):
-        where = f"{predictor} on {task.name} (train size {split.train_size}, seed {split.seed})"
-        est = make_predictor(predictor, split.seed, params)
-        if requires_fit:
-            if pool_graphs is None:
-                pool_graphs = _graphs(cache, data.train_pool, check)
-            train = data.train_pool.iloc[split.train]
-            est.fit([pool_graphs[i] for i in split.train], train["y"].to_numpy())
-            y = _predict(est, [test_graphs[i] for i in split.test], where)
-        else:
-            if cached_scores is None:
-                cached_scores = _predict(est, test_graphs, where)
-            y = cached_scores[split.test]
+    for split, y in zip(splits, y_by_split):
         test = data.test_units.iloc[split.test]
         arch_ids = test.index if task.key == "arch_id" else pinned_units(task.corpus, task.corpus_version).loc[test.index]
         part = pd.DataFrame({"task": task.name, "train_size": split.train_size, "seed": split.seed,
@@ -113,6 +110,70 @@ def run(predictor: str, task: Task, *, train_sizes: Sequence[int] | None = None,
             part["native_id"] = test.index.to_numpy()
         parts.append(part)
     return canonical(pd.concat(parts, ignore_index=True), task)
+
+
+def ensure_graphs(task: Task, data: TaskData, *, workers: int = 1, progress=None) -> None:
+    """Normalize every record the task's test set and training pool need (a no-op when done)."""
+    from nabench import corpora
+    from nabench.leaderboard.graphs import ensure_normalized
+
+    units = data.test_units if data.rest else pd.concat([data.test_units, data.train_pool])
+    for corpus_name, rows in units.groupby("corpus", sort=True):
+        ensure_normalized(corpora.load(corpus_name), list(rows["native_id"]), workers=workers, progress=progress)
+
+
+class SplitFitter:
+    """Fits ``predictor`` on a split's training units and predicts its test units (graphs loaded
+    once; predictors that do not fit score the whole test set once and are sliced per split)."""
+
+    def __init__(self, predictor: str, task: Task, data: TaskData, params: dict | None, cache: GraphCache):
+        self.predictor, self.task, self.data, self.params, self.cache = predictor, task, data, params, cache
+        self.check = task.split_by == "arch_id"
+        self.test_graphs = _graphs(cache, data.test_units, self.check)
+        self.pool_graphs = self.test_graphs if data.rest else None
+        self.requires_fit = make_predictor(predictor, 0, params).nabench_tags().requires_fit
+        self.cached_scores = None
+
+    def predict(self, split) -> np.ndarray:
+        where = f"{self.predictor} on {self.task.name} (train size {split.train_size}, seed {split.seed})"
+        est = make_predictor(self.predictor, split.seed, self.params)
+        if not self.requires_fit:
+            if self.cached_scores is None:
+                self.cached_scores = _predict(est, self.test_graphs, where)
+            return self.cached_scores[split.test]
+        if self.pool_graphs is None:
+            self.pool_graphs = _graphs(self.cache, self.data.train_pool, self.check)
+        train = self.data.train_pool.iloc[split.train]
+        est.fit([self.pool_graphs[i] for i in split.train], train["y"].to_numpy())
+        return _predict(est, [self.test_graphs[i] for i in split.test], where)
+
+
+#: the SplitFitter of a worker process (set by _start_worker)
+_WORKER: SplitFitter | None = None
+
+
+def _start_worker(predictor: str, task: Task, params: dict | None) -> None:
+    global _WORKER
+    _WORKER = SplitFitter(predictor, task, load_task_data(task), params, GraphCache())
+
+
+def _worker_predict(split) -> np.ndarray:
+    return _WORKER.predict(split)
+
+
+def _fit_in_workers(predictor, task, data, splits, params, workers, track, label) -> list[np.ndarray]:
+    """Each split's predictions, fitted in ``workers`` spawned processes (largest training sets first)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    order = sorted(range(len(splits)), key=lambda i: -splits[i].train_size)
+    out: list = [None] * len(splits)
+    with ProcessPoolExecutor(min(workers, len(splits)), mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_start_worker, initargs=(predictor, task, params)) as pool:
+        futures = {pool.submit(_worker_predict, splits[i]): i for i in order}
+        for future in track(as_completed(futures), label, total=len(futures)):
+            out[futures[future]] = future.result()
+    return out
 
 
 def canonical(frame: pd.DataFrame, task: Task) -> pd.DataFrame:
