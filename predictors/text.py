@@ -59,10 +59,14 @@ def build_text_model(vocab_size: int, max_tokens: int, d_model: int, layers: int
                                       nn.Linear(d_model, 1))
 
         def forward(self, tokens):
-            tok_mask = (tokens != 0).unsqueeze(-1).float()
-            slots = self.slot(torch.arange(tokens.shape[2])).unsqueeze(0).unsqueeze(0)
+            n_graphs, n_lines, n_tokens = tokens.shape
+            # a line = sum over its tokens of (token embedding + slot embedding), padding excluded;
+            # summed as bags, without materializing a [B, L, T, d] tensor
+            bags = nn.functional.embedding_bag(tokens.reshape(-1, n_tokens), self.tok.weight, mode="sum",
+                                               padding_idx=0).view(n_graphs, n_lines, -1)
+            slots = (tokens != 0).float() @ self.slot.weight[:n_tokens]
             line_mask = tokens[:, :, 0] != 0
-            lines = self.line_norm(((self.tok(tokens) + slots) * tok_mask).sum(2)) * line_mask.unsqueeze(-1)
+            lines = self.line_norm(bags + slots) * line_mask.unsqueeze(-1)
             h = lines + self.local(lines.transpose(1, 2)).transpose(1, 2)
             h = self.encoder(h, src_key_padding_mask=~line_mask)
             m = line_mask.unsqueeze(-1).float()
