@@ -189,16 +189,25 @@ def test_embedded_nb201_estimators_predict_their_target(name, nb201_sample, fres
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in zoo.names() if zoo.entry(n).embedded])
 def test_shipped_files_give_the_registered_held_out_metrics(name, corpus):
-    """The registry's metrics, recomputed from the shipped files on the held-out split (no retraining)."""
-    from nabench.zoo.build import load_source, metrics, split_source
+    """The registry's metrics, recomputed from the shipped files on the held-out split (no retraining),
+    and the zero-shot metrics on the whole corpora the entry never trained on."""
+    from nabench.zoo.build import load_source, metrics, source_sizes, split_source, zero_shot_metrics
 
     e = zoo.entry(name)
-    (source,) = e.sources
-    corpus(source.corpus)
-    c = load_source(source, workers=2)
-    s = split_source(c, source.target, e.train_size, e.test_size, e.seed, e.target_transform)
-    got = metrics(s.y_test, zoo.load(name).predict(c.arch_graphs(s.test_ids)), e.target_transform)
-    assert got == pytest.approx(e.metrics, abs=1e-6)
+    model = zoo.load(name)
+    y_test, pred = [], []
+    for source in e.sources:
+        corpus(source.corpus)
+        c = load_source(source, workers=2)
+        s = split_source(c, source.target, *source_sizes(e, source), e.seed, e.target_transform)
+        y_test.append(s.y_test)
+        pred.append(model.predict(c.arch_graphs(s.test_ids)))
+    got = metrics(np.concatenate(y_test), np.concatenate(pred), e.target_transform)
+    assert got == pytest.approx({k: v for k, v in e.metrics.items() if k != "zero_shot"}, abs=1e-6)
+    assert len(e.metrics.get("zero_shot", [])) == len(e.zero_shot)
+    for z, registered in zip(e.zero_shot, e.metrics.get("zero_shot", [])):
+        corpus(z.corpus)
+        assert zero_shot_metrics(model.members, z, workers=2) == pytest.approx(registered, abs=1e-6)
 
 
 def test_the_two_embedded_estimators_agree(sample):
@@ -235,3 +244,54 @@ def test_rebuilding_an_embedded_entry_gives_its_files_and_metrics(name, corpus, 
     np.testing.assert_allclose(rebuilt.predict(graphs), shipped.predict(graphs), rtol=0, atol=1e-6)
     same = {f["path"] for f in block["files"]} == {f.path for f in e.files}
     assert same and re.fullmatch(r"nabench \S+", block["built_with"])
+
+
+CROSS_SPACE = "xgb.crossspace-accuracy-rank"
+
+
+def test_cross_space_entry_ranks_nb201_cells_it_never_saw_labels_of(nb201_sample, user_graphs, fresh_home, tmp_path):
+    """Trained on other search spaces only: it ranks NB201 cells, scores user models offline, exports to ONNX."""
+    e = zoo.entry(CROSS_SPACE)
+    assert e.embedded and e.target_transform == "rank" and len({s.corpus for s in e.sources}) >= 3
+    assert "nb201" not in {s.corpus for s in e.sources}
+    (zero_shot,) = e.metrics["zero_shot"]  # recomputed from the shipped files by the slow test above
+    assert zero_shot["corpus"] == "nb201" and zero_shot["records"] == 15625 and zero_shot["spearman_rho"] > 0.6
+    c, ids, graphs = nb201_sample
+    model = zoo.load(CROSS_SPACE)
+    p = model.predict_full(graphs + user_graphs)
+    assert not (fresh_home / "zoo").exists()
+    y = c.labels("cifar10__test_acc__200ep").loc[ids].to_numpy()
+    assert stats.spearmanr(y, p.prediction[:len(ids)]).statistic > 0.5
+    assert np.all(np.isfinite(p.prediction)) and np.all(p.uncertainty >= 0) and np.median(p.uncertainty) > 0
+    assert np.all((p.percentile >= 0) & (p.percentile <= 100))
+    runner = OnnxEstimator(export(model, tmp_path / "m.onnx"))
+    some = graphs[:40] + user_graphs
+    # percentiles in about [0, 1]: float32 rounding of the exported trees is ~1e-7 absolute
+    np.testing.assert_allclose(runner.predict(some), model.predict(some), rtol=1e-5, atol=1e-6)
+
+
+def test_predict_cli_with_the_cross_space_entry_on_a_torch_export(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    onnx_file = tmp_path / "resnet.onnx"
+    onnx_file.write_bytes(exported("resnet")[1])
+    r = subprocess.run([sys.executable, "-m", "nabench", "predict", str(onnx_file), "--model", CROSS_SPACE,
+                        "--format", "json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    (row,) = json.loads(r.stdout)
+    assert row["model"] == CROSS_SPACE and row["unit"] == "percentile"
+    assert 0 <= row["corpus_percentile"] <= 100
+    assert row["prediction"] == pytest.approx(zoo.load(CROSS_SPACE).predict([from_onnx(onnx_file.read_bytes())])[0],
+                                              abs=5e-4)  # printed to 3 decimals
+
+
+def test_zero_shot_corpora_must_not_be_training_sources():
+    import yaml
+
+    block = zoo.entry(CROSS_SPACE).raw
+    assert {s["corpus"]: s.get("train_size") for s in block["training"]["sources"]}["nb101"] == 220
+    leaky = {**block, "zero_shot": [{"corpus": "nb101", "target": "cifar10__valid_acc__108ep-1seed"}]}
+    with pytest.raises(ZooError, match="zero_shot corpus must not be a training source"):
+        read_registry(yaml.safe_dump({"entries": {CROSS_SPACE: leaky}}))

@@ -14,6 +14,10 @@ architecture is decoded and encoded once, shared with the training and held-out 
 ``reference.json`` stores 1001 quantiles of those predictions and of the measured targets, so that
 a new prediction is placed among the corpus's architectures offline and without any corpus.
 
+Sources may have their own ``train_size`` / ``test_size``; the entry's ``zero_shot`` corpora
+(never trained on) are scored over all their labelled records (:func:`zero_shot_metrics`, stored
+as ``metrics["zero_shot"]``).
+
 The output folder holds ``member-<k>/`` (each a :meth:`Predictor.save` folder: ``config.json``
 plus the predictor's native files, never pickle), ``reference.json`` and ``card.yml`` (the
 entry's registry block with every file's sha256 and size, and the recomputed metrics).
@@ -87,6 +91,32 @@ def split_source(corpus, target: str, train_size: int, test_size: int, seed: int
                                                                                          replace=False))]
     return Split(train_ids, test_ids, y.loc[train_ids].to_numpy(), y.loc[test_ids].to_numpy(),
                  list(reference.index), reference.to_numpy(), dict(zip(rows["native_id"], rows["arch_id"])))
+
+
+def source_sizes(entry: Entry, source) -> tuple[int, int]:
+    """(train_size, test_size) of one source: its own, else the entry's."""
+    return (entry.train_size if source.train_size is None else source.train_size,
+            entry.test_size if source.test_size is None else source.test_size)
+
+
+def zero_shot_metrics(members: Sequence, source, *, workers: int = 1) -> dict:
+    """Spearman / Kendall of the members' mean prediction against *every* labelled record of a corpus the
+    entry never trained on (each distinct architecture predicted once; isomorphic twins share it)."""
+    from nabench.encoders.tabular import feature_cache
+    from nabench.normalize import read_graphs
+    from nabench.zoo.estimator import ensemble_predict
+
+    corpus = load_source(source, workers=workers)
+    y = corpus.labels(source.target).astype(np.float64).sort_index()
+    arch = read_graphs(corpus.path, columns=["native_id", "arch_id"]).set_index("native_id")["arch_id"]
+    arch = arch.loc[y.index]
+    reps = arch.reset_index().drop_duplicates("arch_id")
+    with feature_cache():
+        pred, _ = ensemble_predict(members, corpus.arch_graphs(list(reps["native_id"])))
+    per_record = pd.Series(pred, index=reps["arch_id"].to_numpy()).loc[arch.to_numpy()].to_numpy()
+    m = metrics(y.to_numpy(), per_record, "rank")
+    return {"corpus": corpus.name, "version": corpus.version, "target": source.target,
+            "records": m.pop("test_size"), **m}
 
 
 def load_source(source, *, normalize_missing: bool = True, workers: int = 1):
@@ -168,12 +198,13 @@ def build(entry: Entry, out: Path, *, workers: int = 1) -> Path:
     sources = []
     for source in entry.sources:
         corpus = load_source(source, workers=workers)
-        s = split_source(corpus, source.target, entry.train_size, entry.test_size, entry.seed, entry.target_transform)
+        s = split_source(corpus, source.target, *source_sizes(entry, source), entry.seed, entry.target_transform)
         parts.append((s, _decode_once(corpus, s)))
         col = corpus.column(source.target)
+        own_sizes = {k: getattr(source, k) for k in ("train_size", "test_size") if getattr(source, k) is not None}
         sources.append({"corpus": corpus.name, "version": corpus.version,
                         "content_sha256": corpus.manifest["content_sha256"], "target": source.target,
-                        "unit": col.unit, "higher_is_better": col.higher_is_better})
+                        "unit": col.unit, "higher_is_better": col.higher_is_better, **own_sizes})
 
     def graphs(kind: str) -> list:
         return [g[s.arch_of[k]] for s, g in parts for k in getattr(s, f"{kind}_ids")]
@@ -203,7 +234,10 @@ def build(entry: Entry, out: Path, *, workers: int = 1) -> Path:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             rel = path.relative_to(folder).as_posix()
             files.append(ZooFile(rel, f"{RELEASE_BASE}/{entry.name}/{rel}", sha256_file(path), path.stat().st_size))
-        card = card_block(entry, files, sources, metrics(targets("test"), pred, entry.target_transform), __version__)
+        measured = metrics(targets("test"), pred, entry.target_transform)
+        if entry.zero_shot:
+            measured["zero_shot"] = [zero_shot_metrics(members, z, workers=workers) for z in entry.zero_shot]
+        card = card_block(entry, files, sources, measured, __version__)
         write_atomic_text(folder / CARD_FILE, yaml.safe_dump({entry.name: card}, sort_keys=False, width=100))
     return Path(out) / entry.name
 

@@ -5,7 +5,9 @@ the entry, URL, sha256, size), whether those files ship inside the package (``em
 it was trained on (sources: corpus, version, target column; train size, split rule, seed), how
 to train it again (``recipe``: predictor registry name, params, ensemble members), the nabench
 versions it works with, its license, its metrics on held-out architectures (recomputed by the
-tests) and its card text (intended use, limits).
+tests) and its card text (intended use, limits). A source may carry its own ``train_size`` /
+``test_size`` (a small corpus among large ones); ``zero_shot`` lists corpora (``corpus``,
+``target``) the entry is never trained on, scored in full by the build (``metrics["zero_shot"]``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ class Source:
     target: str
     version: str | None = None
     content_sha256: str | None = None
+    #: this source's own split sizes (a small corpus in a multi-source entry); None: the entry's
+    train_size: int | None = None
+    test_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,8 @@ class Entry:
     intended_use: str
     limits: str
     raw: dict = field(repr=False, compare=False, default_factory=dict)
+    #: corpora never trained on whose labelled records the build scores (``metrics["zero_shot"]``)
+    zero_shot: tuple[Source, ...] = ()
 
     @property
     def target(self) -> str:
@@ -120,8 +127,10 @@ def parse_entry(name: str, raw: dict) -> Entry:
     try:
         files = tuple(ZooFile(str(f["path"]), str(f["url"]), str(f["sha256"]), int(f["size"])) for f in raw["files"])
         t, r = raw["training"], raw["recipe"]
-        sources = tuple(Source(str(s["corpus"]), str(s["target"]), s.get("version"), s.get("content_sha256"))
+        sources = tuple(Source(str(s["corpus"]), str(s["target"]), s.get("version"), s.get("content_sha256"),
+                               _optional_int(s.get("train_size")), _optional_int(s.get("test_size")))
                         for s in t["sources"])
+        zero_shot = tuple(Source(str(z["corpus"]), str(z["target"])) for z in raw.get("zero_shot") or ())
         entry = Entry(
             name=name, title=str(raw["title"]), family=str(raw["family"]), format=str(raw["format"]),
             license=str(raw["license"]), nabench_versions=str(raw["nabench_versions"]), embedded=bool(raw["embedded"]),
@@ -130,6 +139,7 @@ def parse_entry(name: str, raw: dict) -> Entry:
             higher_is_better=bool(t.get("higher_is_better", True)), predictor=str(r["predictor"]),
             params=dict(r.get("params") or {}), members=int(r.get("members", 1)), metrics=dict(raw["metrics"] or {}),
             intended_use=str(raw["intended_use"]).strip(), limits=str(raw["limits"]).strip(), raw=raw,
+            zero_shot=zero_shot,
         )
     except (KeyError, TypeError, ValueError) as e:
         raise ZooError(f"zoo entry {name}: malformed ({type(e).__name__}: {e})") from None
@@ -144,7 +154,13 @@ def parse_entry(name: str, raw: dict) -> Entry:
         raise ZooError(f"zoo entry {name}: an embedded entry must list its files")
     if not sources or entry.members < 1:
         raise ZooError(f"zoo entry {name}: needs at least one source and one member")
+    if {z.corpus for z in zero_shot} & {s.corpus for s in sources}:
+        raise ZooError(f"zoo entry {name}: a zero_shot corpus must not be a training source")
     return entry
+
+
+def _optional_int(value) -> int | None:
+    return None if value is None else int(value)
 
 
 def read_registry(text: str) -> dict[str, Entry]:

@@ -51,13 +51,19 @@ def zoo_info(name: str, fmt: Format = FORMAT) -> None:
         sys.stdout.write(json.dumps(e.card(), indent=2, default=str) + "\n")
         return
     t = e.raw["training"]
-    sources = "; ".join(f"{s['corpus']} {s.get('version', '?')} column {s['target']}" for s in t["sources"])
+    sources = "; ".join(f"{s.corpus} {s.version or '?'} column {s.target}, train_size "
+                        f"{e.train_size if s.train_size is None else s.train_size}" for s in e.sources)
+    held_out = {k: v for k, v in e.metrics.items() if k != "zero_shot"}
+    zero_shot = "; ".join(f"{z['corpus']} {z['version']} column {z['target']} ({z['records']} records): "
+                          f"spearman_rho={z['spearman_rho']}, kendall_tau_b={z['kendall_tau_b']}"
+                          for z in e.metrics.get("zero_shot", []))
     emit([{
         "name": e.name, "title": e.title, "family": e.family, "format": e.format,
         "predictor": f"{e.predictor} {json.dumps(e.params, sort_keys=True)} x{e.members} members",
-        "training data": f"{sources}; train_size {e.train_size} (seed {e.seed}, split by arch_id)",
+        "training data": f"{sources} (seed {e.seed}, split by arch_id)",
         "target": e.target, "unit": t.get("unit"),
-        "metrics (held-out)": ", ".join(f"{k}={v}" for k, v in e.metrics.items()),
+        "metrics (held-out)": ", ".join(f"{k}={v}" for k, v in held_out.items()),
+        **({"metrics (zero-shot, never trained on)": zero_shot} if zero_shot else {}),
         "uncertainty": "std over bootstrap members" if e.members > 1 else "none (single model)",
         "intended use": e.intended_use, "limits": e.limits, "license": e.license,
         "nabench versions": e.nabench_versions, "embedded": e.embedded,
