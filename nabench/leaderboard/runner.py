@@ -152,9 +152,9 @@ class SplitFitter:
 _WORKER: SplitFitter | None = None
 
 
-def _start_worker(predictor: str, task: Task, params: dict | None) -> None:
+def _start_worker(predictor: str, task: Task, data: TaskData, params: dict | None) -> None:
     global _WORKER
-    _WORKER = SplitFitter(predictor, task, load_task_data(task), params, GraphCache())
+    _WORKER = SplitFitter(predictor, task, data, params, GraphCache())
 
 
 def _worker_predict(split) -> np.ndarray:
@@ -169,7 +169,7 @@ def _fit_in_workers(predictor, task, data, splits, params, workers, track, label
     order = sorted(range(len(splits)), key=lambda i: -splits[i].train_size)
     out: list = [None] * len(splits)
     with ProcessPoolExecutor(min(workers, len(splits)), mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_start_worker, initargs=(predictor, task, params)) as pool:
+                             initializer=_start_worker, initargs=(predictor, task, data, params)) as pool:
         futures = {pool.submit(_worker_predict, splits[i]): i for i in order}
         for future in track(as_completed(futures), label, total=len(futures)):
             out[futures[future]] = future.result()
