@@ -113,6 +113,8 @@ class ZooModel:
 
         from nabench.normalize import read_graphs
 
+        if workers < 0:
+            raise ZooError(f"workers must be 0 (automatic) or more, got {workers}")
         if isinstance(corpus, str):
             from nabench import corpora
 
@@ -143,8 +145,6 @@ class ZooModel:
         """
         import os
 
-        if workers < 0:
-            raise ZooError(f"workers must be 0 (automatic) or more, got {workers}")
         if workers == 0:
             workers = min(os.cpu_count() or 1, 4) if len(native_ids) >= PARALLEL_MIN else 1
         shares = [list(s) for s in np.array_split(np.asarray(native_ids, dtype=object), workers) if len(s)]
