@@ -57,16 +57,10 @@ def best_of(fn, n: int) -> tuple[float, float]:
 
 def nb201_graphs(workers: int) -> list:
     from nabench import corpora
-    from nabench.errors import NabenchError
-    from nabench.normalize import normalize
+    from nabench.leaderboard.graphs import ensure_normalized
 
     corpus = corpora.load("nb201") if corpora.is_built("nb201") else corpora.build("nb201")
-    try:
-        n_graphs = len(corpus.graphs())
-    except NabenchError:  # not normalized yet
-        n_graphs = 0
-    if n_graphs < corpus.manifest["n_records"]:
-        normalize("nb201", workers=workers)
+    ensure_normalized(corpus, list(corpus.records()["native_id"]), workers=workers)
     return corpus.arch_graphs()
 
 

@@ -133,18 +133,7 @@ def test_bad_input(cells):
 
 def test_other_spaces_encode():
     """Graphs of other spaces (a transformer-like and a plain MLP) encode to finite features."""
-    from onnx import TensorProto, helper
-
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
-    w1 = helper.make_tensor("w1", TensorProto.FLOAT, [8, 16], np.zeros(128, np.float32))
-    w2 = helper.make_tensor("w2", TensorProto.FLOAT, [16, 4], np.zeros(64, np.float32))
-    s = helper.make_tensor("s", TensorProto.FLOAT, [], [0.5])
-    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
-             helper.make_node("Mul", ["r", "s"], ["m"]), helper.make_node("MatMul", ["m", "w2"], ["y"])]
-    model = helper.make_model(helper.make_graph(nodes, "mlp", [x], [y], [w1, w2, s]),
-                              opset_imports=[helper.make_opsetid("", 17)])
-    g = from_onnx(model.SerializeToString())
+    g = mlp_graph()
     enc = TabularEncoder(min_df=1)
     X = enc.fit_transform([g, graph(ALL_CONV)])
     assert np.all(np.isfinite(X))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
@@ -569,36 +570,34 @@ class OnnxModule(nn.Module):
             return self.weights[key]
         raise ConversionError(f"tensor {name!r} is used before it is computed")
 
-    @torch.no_grad()
-    def first_nonfinite(self, *xs: torch.Tensor) -> str | None:
-        """The first node whose float output has a NaN/inf on ``xs`` ("op 'output'"), or ``None``."""
+    def _run(self, xs: tuple, env: dict[str, Any]) -> Iterator[tuple[Any, str, Any]]:
+        """Execute the steps on inputs ``xs``, storing every output in ``env``; yields (step, output
+        name, value) as each output is computed."""
         self._floating["dtype"] = self._dtype_probe.dtype
-        env: dict[str, Any] = dict(zip(self.input_names, xs))
+        env.update(zip(self.input_names, xs))
         for step in self.steps:
             if not step.outputs:
                 continue
             out = step.fn(*(self._value(env, n) for n in step.inputs))
-            outs = out if isinstance(out, (tuple, list)) else (out,)
+            outs = (out,) if len(step.outputs) == 1 else out if isinstance(out, (tuple, list)) else (out,)
             for name, o in zip(step.outputs, outs):
                 env[name] = o
-                if torch.is_tensor(o) and o.is_floating_point() and not torch.isfinite(o).all():
-                    return f"{step.op} {name!r}"
+                yield step, name, o
+
+    @torch.no_grad()
+    def first_nonfinite(self, *xs: torch.Tensor) -> str | None:
+        """The first node whose float output has a NaN/inf on ``xs`` ("op 'output'"), or ``None``."""
+        for step, name, o in self._run(xs, {}):
+            if torch.is_tensor(o) and o.is_floating_point() and not torch.isfinite(o).all():
+                return f"{step.op} {name!r}"
         return None
 
     def forward(self, *xs: torch.Tensor):
         if len(xs) != len(self.input_names):
             raise ConversionError(f"the model takes {len(self.input_names)} input(s) ({', '.join(self.input_names)}), got {len(xs)}")
-        self._floating["dtype"] = self._dtype_probe.dtype
-        env: dict[str, Any] = dict(zip(self.input_names, xs))
-        for step in self.steps:
-            if not step.outputs:
-                continue
-            out = step.fn(*(self._value(env, n) for n in step.inputs))
-            if len(step.outputs) == 1:
-                env[step.outputs[0]] = out
-            else:
-                for n, o in zip(step.outputs, out if isinstance(out, (tuple, list)) else (out,)):
-                    env[n] = o
+        env: dict[str, Any] = {}
+        for _ in self._run(xs, env):
+            pass
         self.features = env.get(self.feature_name) if self.feature_name else None
         outs = tuple(self._value(env, n) for n in self.output_names)
         return outs[0] if len(outs) == 1 else outs
