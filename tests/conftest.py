@@ -56,6 +56,25 @@ def corpus(nabench_home):
     return get
 
 
+@pytest.fixture(scope="session")
+def nb201_sample(corpus):
+    """``nb201_sample(n, seed, label)`` → (graphs, y, records) of ``n`` random NB201 cells: graphs from
+    their normalized ONNX (with arch ids), ``label`` as float64, the sampled records."""
+
+    def sample(n: int, seed: int, label: str):
+        import numpy as np
+
+        from nabench.graph import from_onnx
+        from nabench.normalize import normalize_record
+
+        c = corpus("nb201")
+        records = c.records().sample(n, random_state=seed)
+        graphs = [from_onnx(normalize_record(r, "nb201")["onnx"]) for r in records.to_dict("records")]
+        return graphs, c.labels(label).loc[records["native_id"]].to_numpy(dtype=np.float64), records
+
+    return sample
+
+
 @pytest.fixture
 def fresh_home(tmp_path, monkeypatch) -> Path:
     """A store private to one test, for tests that break things on purpose."""

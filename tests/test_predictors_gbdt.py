@@ -14,15 +14,9 @@ N_TRAIN, N_TEST = 100, 60
 
 
 @pytest.fixture(scope="module")
-def split(corpus):
+def split(nb201_sample):
     """Random NB201 cells (graphs from their normalized ONNX, with arch ids) and test accuracies."""
-    from nabench.graph import from_onnx
-    from nabench.normalize import normalize_record
-
-    c = corpus("nb201")
-    records = c.records().sample(N_TRAIN + N_TEST, random_state=1)
-    graphs = [from_onnx(normalize_record(r, "nb201")["onnx"]) for r in records.to_dict("records")]
-    y = c.labels(LABEL).loc[records["native_id"]].to_numpy(dtype=np.float64)
+    graphs, y, _ = nb201_sample(N_TRAIN + N_TEST, 1, LABEL)
     return graphs[:N_TRAIN], y[:N_TRAIN], graphs[N_TRAIN:], y[N_TRAIN:]
 
 

@@ -14,16 +14,9 @@ N_TRAIN, N_TEST = 80, 400
 
 
 @pytest.fixture(scope="module")
-def cells(corpus):
+def cells(nb201_sample):
     """Random NB201 cells (graphs from their normalized ONNX, with arch ids), accuracies, records."""
-    from nabench.graph import from_onnx
-    from nabench.normalize import normalize_record
-
-    c = corpus("nb201")
-    records = c.records().sample(N_TRAIN + N_TEST, random_state=3)
-    graphs = [from_onnx(normalize_record(r, "nb201")["onnx"]) for r in records.to_dict("records")]
-    y = c.labels(LABEL).loc[records["native_id"]].to_numpy(dtype=np.float64)
-    return graphs, y, records
+    return nb201_sample(N_TRAIN + N_TEST, 3, LABEL)
 
 
 def test_training_pairs_all_or_sampled():
