@@ -11,13 +11,17 @@ proxies with nabench (graph → ONNX → torch module, batch of real images) and
   published scores, next to the BENCHMARKS.md §3 range.
 
 Usage: python benchmarks/zc_published.py --dataset cifar10 --sample 120 --proxies suite-zero
-Writes benchmarks/results/zc_published_<dataset>_<sample>.md (and .json).
+Writes benchmarks/results/zc_published_<dataset>_<sample>.md (and .json). ``--workers N`` scores
+cells in N spawned processes (one torch thread each); ``--cache F.jsonl`` keeps every scored cell
+so that an interrupted run resumes where it stopped (the rows do not depend on the worker count).
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures as cf
 import json
+import multiprocessing as mp
 import os
 import platform
 import sys
@@ -63,6 +67,65 @@ def naslib_self_agreement(root: Path, dataset: str) -> dict[str, float]:
     return out
 
 
+_WORKER: dict = {}
+
+
+def _init_worker(dataset: str, names: list[str], batch_size: int, seed: int, root: str) -> None:
+    torch.set_num_threads(1)
+    os.environ["NABENCH_DATA"] = root
+    batch = None
+    if any(P.get(p).needs_data for p in names):
+        x, y, _ = data.batch(dataset, batch_size=batch_size, seed=seed)
+        batch = (x, y)
+    _WORKER.update(dataset=dataset, names=names, batch=batch, seed=seed)
+
+
+def _score_cells(cells: list[str]) -> list[dict]:
+    """Score NB201 cell strings in this worker: one row per cell (scores and failure reasons)."""
+    ds, names, seed = _WORKER["dataset"], _WORKER["names"], _WORKER["seed"]
+    size = 16 if ds == "ImageNet16-120" else 32
+    rows = []
+    for s in cells:
+        model = nb201_onnx.build_nb201(s, num_classes=data.NUM_CLASSES[ds], input_size=size)
+        res = score_cell(model, names, _WORKER["batch"], seed=_cell_seed(seed, s), input_shape=(3, size, size))
+        rows.append({"net_str": s, "scores": {p: res.scores.get(p) for p in names},
+                     "failures": dict(res.failures)})
+    return rows
+
+
+def score_sample(cells: list[str], args: argparse.Namespace, names: list[str], root: Path) -> dict[str, dict]:
+    """Rows for every cell, from the cache where present, else computed in worker processes."""
+    cache = Path(args.cache) if args.cache else None
+    done: dict[str, dict] = {}
+    if cache and cache.exists():
+        for line in cache.read_text().splitlines():
+            row = json.loads(line)
+            if set(row["scores"]) == set(names):
+                done[row["net_str"]] = row
+    todo = [s for s in dict.fromkeys(cells) if s not in done]
+    print(f"{len(done)} cells from the cache, {len(todo)} to score", file=sys.stderr, flush=True)
+    chunks = [todo[i:i + 10] for i in range(0, len(todo), 10)]
+    t0, n = time.time(), 0
+    init = (args.dataset, names, args.batch_size, args.seed, str(root))
+    with cf.ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn"),
+                                initializer=_init_worker, initargs=init) as pool:
+        sink = cache.open("a", encoding="utf-8") if cache else None
+        try:
+            for rows in pool.map(_score_cells, chunks):
+                for row in rows:
+                    done[row["net_str"]] = row
+                    if sink:
+                        sink.write(json.dumps(row) + "\n")
+                if sink:
+                    sink.flush()
+                n += len(rows)
+                print(f"{n}/{len(todo)} cells, {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+        finally:
+            if sink:
+                sink.close()
+    return done
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="cifar10", choices=["cifar10", "cifar100", "ImageNet16-120"])
@@ -71,8 +134,9 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--workers", type=int, default=1, help="worker processes, one torch thread each")
+    ap.add_argument("--cache", default=None, help="JSON-lines file of scored cells, reused on a rerun")
     args = ap.parse_args()
-    torch.set_num_threads(1)
     root = Path(os.environ.get("NABENCH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
     os.environ["NABENCH_DATA"] = str(root)
     names = list(P.SUITE_ZERO) if args.proxies == "suite-zero" else args.proxies.split(",")
@@ -80,25 +144,18 @@ def main() -> None:
     acc = pd.read_csv(root / "nb201/naslib_val_acc_zen.csv")
     acc = acc[acc["dataset"] == args.dataset.lower()].set_index("arch_str")["val_accuracy"]
     sample = csv.sample(min(args.sample, len(csv)), random_state=args.seed).reset_index(drop=True)
-    n_classes = data.NUM_CLASSES[args.dataset]
-    batch = None
     info = None
     if any(P.get(p).needs_data for p in names):
-        x, y, bi = data.batch(args.dataset, batch_size=args.batch_size, seed=args.seed)
-        batch, info = (x, y), bi.as_dict()
-    size = 16 if args.dataset == "ImageNet16-120" else 32
-    rows, failures = [], {}
+        info = data.batch(args.dataset, batch_size=args.batch_size, seed=args.seed)[2].as_dict()
     t0 = time.time()
-    for i, s in enumerate(sample["net_str"]):
-        model = nb201_onnx.build_nb201(s, num_classes=n_classes, input_size=size)
-        res = score_cell(model, names, batch, seed=_cell_seed(args.seed, s), input_shape=(3, size, size))
-        rows.append({p: res.scores.get(p, np.nan) for p in names})
-        for p, why in res.failures.items():
+    scored = score_sample(list(sample["net_str"]), args, names, root)
+    rows = [scored[s]["scores"] for s in sample["net_str"]]
+    failures: dict[str, list[str]] = {}
+    for s in sample["net_str"]:
+        for p, why in scored[s]["failures"].items():
             failures.setdefault(p, []).append(why)
-        if (i + 1) % 20 == 0:
-            print(f"{i + 1}/{len(sample)} cells, {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
     wall = time.time() - t0
-    ours = pd.DataFrame(rows)
+    ours = pd.DataFrame(rows, columns=names).astype(float)
     ceiling = naslib_self_agreement(root, args.dataset)
     target = acc.reindex(sample["net_str"]).to_numpy()
     table = []
@@ -122,7 +179,7 @@ def main() -> None:
     cmd = "python benchmarks/zc_published.py " + " ".join(sys.argv[1:])
     md = [f"# Zero-cost proxies vs published NAS-Bench-Suite-Zero scores (NB201, {args.dataset})", "",
           f"- command: `{cmd}`",
-          f"- machine: {platform.platform()}, {os.cpu_count()} CPUs, torch threads 1, load average {tuple(round(v, 2) for v in load)}",
+          f"- machine: {platform.platform()}, {os.cpu_count()} CPUs, {args.workers} worker(s) of 1 torch thread, load average {tuple(round(v, 2) for v in load)}",
           f"- nabench {__version__}; {len(sample)} cells sampled with seed {args.seed} from the 9,445 of "
           f"nb201/zc_proxies_{CSV_NAME[args.dataset]}.csv; wall {wall:.0f} s ({wall / len(sample):.2f} s/cell)",
           f"- batch: {json.dumps(info)}",
