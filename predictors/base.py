@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
@@ -54,6 +54,9 @@ class Predictor(RegressorMixin, BaseEstimator):
 
     #: the name under which the class is registered (entry point group ``nabench.predictors``)
     registry_name: str = ""
+    #: parameters added after models were first saved, each with the value that reproduces a model
+    #: saved without it; :func:`load` fills them in where a ``config.json`` lacks them
+    params_added_later: ClassVar[dict[str, Any]] = {}
 
     def nabench_tags(self) -> PredictorTags:
         raise NotImplementedError
@@ -145,6 +148,7 @@ def load(directory: str | Path) -> Predictor:
         name, params = config["predictor"], config["params"]
     except (ValueError, KeyError, TypeError) as e:
         raise PredictorError(f"{path}: unreadable predictor config ({e})") from e
-    predictor = predictors.get(name)(**params)
+    cls = predictors.get(name)
+    predictor = cls(**{**cls.params_added_later, **params})
     predictor._load_state(directory)
     return predictor

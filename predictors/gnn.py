@@ -149,8 +149,12 @@ def fit_regressor(model, batches_for_epoch, n_epochs: int, lr: float, weight_dec
 # The network
 # ---------------------------------------------------------------------------------------------
 
-def build_gnn(conv: str, n_in: int, n_graph: int, hidden: int, layers: int, heads: int, dropout: float):
-    """The GNN module: ``forward(batch) -> [num_graphs]``; ``embed(batch) -> [num_graphs, D]``."""
+def build_gnn(conv: str, n_in: int, n_graph: int, hidden: int, layers: int, heads: int, dropout: float,
+              head_norm: bool = False):
+    """The GNN module: ``forward(batch) -> [num_graphs]``; ``embed(batch) -> [num_graphs, D]``.
+
+    ``head_norm`` puts a LayerNorm between the readout and the MLP head.
+    """
     import torch
     from torch import nn
     from torch_geometric.nn import GATv2Conv, GINConv, global_max_pool, global_mean_pool
@@ -170,7 +174,8 @@ def build_gnn(conv: str, n_in: int, n_graph: int, hidden: int, layers: int, head
             self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
             self.dropout = nn.Dropout(dropout)
             self.embed_dim = 2 * hidden * (layers + 1) + n_graph
-            self.head = nn.Sequential(nn.Linear(self.embed_dim, hidden), nn.ReLU(), nn.Dropout(dropout),
+            norm = [nn.LayerNorm(self.embed_dim)] if head_norm else []
+            self.head = nn.Sequential(*norm, nn.Linear(self.embed_dim, hidden), nn.ReLU(), nn.Dropout(dropout),
                                       nn.Linear(hidden, 1))
 
         def node_states(self, batch):
@@ -196,17 +201,22 @@ def build_gnn(conv: str, n_in: int, n_graph: int, hidden: int, layers: int, head
 class GNNPredictor(Predictor):
     """GIN (``conv="gin"``) or GATv2 (``conv="gat"``) regressor over ArchGraphs.
 
+    ``head_norm``: LayerNorm the readout before the MLP head. Without it the head's ReLUs can all
+    die in the first epoch when the readout is large and the targets have far outliers (AnalogNAS
+    cells at chance accuracy, 6 standard deviations below the mean), and the model then predicts a
+    constant; ``False`` is the architecture of models saved before the option existed.
     ``epochs``: an int, or ``"auto"`` for about ``steps`` optimizer steps. ``loss``: one of
     :data:`LOSSES`; ranking losses add ``mse_weight`` × MSE. ``n_threads``: torch intra-op threads
     while fitting and predicting. ``random_state`` seeds initialization and batch order.
     """
 
     registry_name = "gnn"
+    params_added_later = {"head_norm": False}
 
     def __init__(self, conv: str = "gin", hidden: int = 64, layers: int = 3, heads: int = 4,
                  dropout: float = 0.0, epochs: int | str = "auto", steps: int = 600, batch_size: int = 32,
                  lr: float = 2e-3, weight_decay: float = 1e-4, loss: str = "pairwise_logistic",
-                 mse_weight: float = 0.5, random_state: int = 0, n_threads: int = 1):
+                 mse_weight: float = 0.5, head_norm: bool = True, random_state: int = 0, n_threads: int = 1):
         self.conv = conv
         self.hidden = hidden
         self.layers = layers
@@ -219,6 +229,7 @@ class GNNPredictor(Predictor):
         self.weight_decay = weight_decay
         self.loss = loss
         self.mse_weight = mse_weight
+        self.head_norm = head_norm
         self.random_state = random_state
         self.n_threads = n_threads
 
@@ -236,7 +247,7 @@ class GNNPredictor(Predictor):
             raise PredictorError(f"hidden={self.hidden} must be divisible by heads={self.heads}")
 
     def _new_model(self, n_in: int):
-        return build_gnn(self.conv, n_in, 4, self.hidden, self.layers, self.heads, self.dropout)
+        return build_gnn(self.conv, n_in, 4, self.hidden, self.layers, self.heads, self.dropout, self.head_norm)
 
     def fit(self, X: Sequence, y: Any) -> GNNPredictor:
         import torch
