@@ -15,8 +15,8 @@ task's graphs once (timed separately; it normalizes the corpus first if needed),
 predictions. ``--submit`` then writes ``leaderboard/submissions/<key>/`` for each entry (key =
 predictor name, or ``zc-<proxy>``), keeping its predictions for tasks not run now. The 1-minute
 load average before and after each step is recorded: on a shared machine times are upper
-bounds. Results: ``benchmarks/results/leaderboard.md`` (the section of each task run is
-replaced, the others kept).
+bounds. Results: ``benchmarks/results/leaderboard.md``, or ``--results``, where the section of each
+task run is replaced and the others are kept.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def entries(predictors: list[str], proxies: list[str]) -> list[tuple[str, str, d
 
 
 def bench_run(task_name: str, runs: list[tuple[str, str, dict]], seeds: list[int] | None, out_dir: Path | None,
-              workers: int = 1) -> str:
+              workers: int = 1, results: Path = RESULTS) -> str:
     """Time every entry of ``runs`` on ``task_name``; with ``out_dir``, also write each entry's
     predictions (and run sidecar) to ``out_dir/<key>/<task>.parquet``."""
     from nabench.leaderboard.graphs import GraphCache
@@ -109,7 +109,7 @@ def bench_run(task_name: str, runs: list[tuple[str, str, dict]], seeds: list[int
                 f"| predictor | splits | s | Kendall tau-b N={' | '.join(map(str, sizes))} | load 1m before / after |\n"
                 f"|{'---|' * (len(sizes) + 4)}\n" + "\n".join(rows) + "\n")
 
-    write_section(section())
+    write_section(section(), results)
     for key, name, params in runs:
         before = load()
         start = time.perf_counter()
@@ -119,7 +119,7 @@ def bench_run(task_name: str, runs: list[tuple[str, str, dict]], seeds: list[int
             scores = score_predictions(frame, task, data, key).groupby("train_size")["kendall_tau_b"]
         except Exception as e:  # a predictor that fails is recorded, not hidden
             rows.append(f"| {key} | failed: {type(e).__name__}: {str(e)[:120]} |{' |' * (len(sizes) + 2)}")
-            write_section(section())
+            write_section(section(), results)
             continue
         total += wall
         if out_dir is not None:
@@ -130,7 +130,7 @@ def bench_run(task_name: str, runs: list[tuple[str, str, dict]], seeds: list[int
         m, s = scores.mean(), scores.std(ddof=1)
         cells = " | ".join(f"{m[n]:.3f} ± {s[n]:.3f}" for n in sizes)
         rows.append(f"| {key} | {frame.groupby(['train_size', 'seed']).ngroups} | {wall:.1f} | {cells} | {before} / {load()} |")
-        write_section(section())  # after each predictor, so a long run leaves what it measured
+        write_section(section(), results)  # after each predictor, so a long run leaves what it measured
     return section()
 
 
@@ -151,14 +151,15 @@ def submit_all(out_dir: Path, runs: list[tuple[str, str, dict]]) -> list[Path]:
     return written
 
 
-def write_section(section: str) -> None:
+def write_section(section: str, results: Path = RESULTS) -> None:
+    """Replace the section of ``results`` with the same title (up to its parenthesis) by ``section``."""
     title = section.splitlines()[0]
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Leaderboard speed\n\n"
+    text = results.read_text(encoding="utf-8") if results.exists() else "# Leaderboard speed\n\n"
     key = title.split("(")[0].strip()
     parts = re.split(r"(?m)^(?=## )", text)
     kept = [p for p in parts if not p.startswith(key)]
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("".join(kept).rstrip() + "\n\n" + section, encoding="utf-8")
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text("".join(kept).rstrip() + "\n\n" + section, encoding="utf-8")
 
 
 def main() -> None:
@@ -173,6 +174,8 @@ def main() -> None:
     r.add_argument("--submit", action="store_true", help="write leaderboard/submissions/<key> for every entry run")
     r.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="processes fitting the splits (nabench run -j; default: one per CPU)")
+    r.add_argument("--results", type=Path, default=RESULTS,
+                   help="results file whose task sections this run replaces (default: %(default)s)")
     args = ap.parse_args()
     if args.mode == "run" and args.submit and args.seeds:
         ap.error("--submit needs every seed of the task; drop --seeds")
@@ -186,11 +189,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             out_dir = Path(tmp) if args.submit else None
             for task in args.tasks:
-                write_section(bench_run(task, runs, args.seeds, out_dir, args.workers))
+                write_section(bench_run(task, runs, args.seeds, out_dir, args.workers, args.results), args.results)
             if out_dir is not None:
                 for path in submit_all(out_dir, runs):
                     print(path)
-    print(RESULTS)
+    print(args.results if args.mode == "run" else RESULTS)
 
 
 if __name__ == "__main__":
