@@ -93,8 +93,9 @@ def _score_cells(cells: list[str]) -> list[dict]:
     return rows
 
 
-def score_sample(cells: list[str], args: argparse.Namespace, names: list[str], root: Path) -> dict[str, dict]:
-    """Rows for every cell, from the cache where present, else computed in worker processes."""
+def score_sample(cells: list[str], args: argparse.Namespace, names: list[str], root: Path) -> tuple[dict[str, dict], int]:
+    """(row per cell, number scored now): rows come from the cache where present, else are computed
+    in worker processes."""
     cache = Path(args.cache) if args.cache else None
     done: dict[str, dict] = {}
     if cache and cache.exists():
@@ -123,7 +124,7 @@ def score_sample(cells: list[str], args: argparse.Namespace, names: list[str], r
         finally:
             if sink:
                 sink.close()
-    return done
+    return done, len(todo)
 
 
 def main() -> None:
@@ -148,7 +149,7 @@ def main() -> None:
     if any(P.get(p).needs_data for p in names):
         info = data.batch(args.dataset, batch_size=args.batch_size, seed=args.seed)[2].as_dict()
     t0 = time.time()
-    scored = score_sample(list(sample["net_str"]), args, names, root)
+    scored, n_new = score_sample(list(sample["net_str"]), args, names, root)
     rows = [scored[s]["scores"] for s in sample["net_str"]]
     failures: dict[str, list[str]] = {}
     for s in sample["net_str"]:
@@ -181,7 +182,8 @@ def main() -> None:
           f"- command: `{cmd}`",
           f"- machine: {platform.platform()}, {os.cpu_count()} CPUs, {args.workers} worker(s) of 1 torch thread, load average {tuple(round(v, 2) for v in load)}",
           f"- nabench {__version__}; {len(sample)} cells sampled with seed {args.seed} from the 9,445 of "
-          f"nb201/zc_proxies_{CSV_NAME[args.dataset]}.csv; wall {wall:.0f} s ({wall / len(sample):.2f} s/cell)",
+          f"nb201/zc_proxies_{CSV_NAME[args.dataset]}.csv; "
+          f"{n_new} scored in this run in {wall:.0f} s ({wall / max(n_new, 1):.2f} s/cell), the rest from --cache",
           f"- batch: {json.dumps(info)}",
           f"- weights: PyTorch default init, seeded per cell (seed {args.seed}, crc32 of the cell string); "
           "zen re-initializes N(0,1) as Zen-NAS does",
