@@ -150,10 +150,12 @@ def fit_regressor(model, batches_for_epoch, n_epochs: int, lr: float, weight_dec
 # ---------------------------------------------------------------------------------------------
 
 def build_gnn(conv: str, n_in: int, n_graph: int, hidden: int, layers: int, heads: int, dropout: float,
-              head_norm: bool = False):
-    """The GNN module: ``forward(batch) -> [num_graphs]``; ``embed(batch) -> [num_graphs, D]``.
+              head_norm: bool = False, head_skip: bool = False):
+    """The GNN module: ``forward(batch) -> [num_graphs]``; ``embed(batch) -> [num_graphs, D]``;
+    ``score(embedding) -> [num_graphs]``.
 
-    ``head_norm`` puts a LayerNorm between the readout and the MLP head.
+    ``head_norm`` puts a LayerNorm between the readout and the MLP head; ``head_skip`` adds a
+    linear map of the readout to the MLP head's output.
     """
     import torch
     from torch import nn
@@ -177,6 +179,7 @@ def build_gnn(conv: str, n_in: int, n_graph: int, hidden: int, layers: int, head
             norm = [nn.LayerNorm(self.embed_dim)] if head_norm else []
             self.head = nn.Sequential(*norm, nn.Linear(self.embed_dim, hidden), nn.ReLU(), nn.Dropout(dropout),
                                       nn.Linear(hidden, 1))
+            self.skip = nn.Linear(self.embed_dim, 1) if head_skip else None
 
         def node_states(self, batch):
             h = self.inp(batch.x)
@@ -192,8 +195,14 @@ def build_gnn(conv: str, n_in: int, n_graph: int, hidden: int, layers: int, head
             pooled = [p(s, batch.batch) for s in self.node_states(batch) for p in (global_mean_pool, global_max_pool)]
             return torch.cat(pooled + [batch.u], dim=1)
 
+        def score(self, embedding):
+            out = self.head(embedding)
+            if self.skip is not None:
+                out = out + self.skip(embedding)
+            return out.squeeze(-1)
+
         def forward(self, batch):
-            return self.head(self.embed(batch)).squeeze(-1)
+            return self.score(self.embed(batch))
 
     return GNN()
 
@@ -201,22 +210,24 @@ def build_gnn(conv: str, n_in: int, n_graph: int, hidden: int, layers: int, head
 class GNNPredictor(Predictor):
     """GIN (``conv="gin"``) or GATv2 (``conv="gat"``) regressor over ArchGraphs.
 
-    ``head_norm``: LayerNorm the readout before the MLP head. Without it the head's ReLUs can all
-    die in the first epoch when the readout is large and the targets have far outliers (AnalogNAS
-    cells at chance accuracy, 6 standard deviations below the mean), and the model then predicts a
-    constant; ``False`` is the architecture of models saved before the option existed.
+    ``head_norm``: LayerNorm the readout before the MLP head. ``head_skip``: add a linear map of the
+    readout to the head's output. Without them every ReLU of the head can die in the first epoch
+    when the targets have far outliers (cells at chance accuracy, 5-6 standard deviations below the
+    mean), and the model then predicts a constant; the norm alone made that rarer, the linear path
+    keeps the prediction a function of the graph whatever the ReLUs do. ``False`` is the
+    architecture of models saved before the options existed.
     ``epochs``: an int, or ``"auto"`` for about ``steps`` optimizer steps. ``loss``: one of
     :data:`LOSSES`; ranking losses add ``mse_weight`` × MSE. ``n_threads``: torch intra-op threads
     while fitting and predicting. ``random_state`` seeds initialization and batch order.
     """
 
     registry_name = "gnn"
-    params_added_later = {"head_norm": False}
+    params_added_later = {"head_norm": False, "head_skip": False}
 
     def __init__(self, conv: str = "gin", hidden: int = 64, layers: int = 3, heads: int = 4,
                  dropout: float = 0.0, epochs: int | str = "auto", steps: int = 600, batch_size: int = 32,
                  lr: float = 2e-3, weight_decay: float = 1e-4, loss: str = "pairwise_logistic",
-                 mse_weight: float = 0.5, head_norm: bool = True, random_state: int = 0, n_threads: int = 1):
+                 mse_weight: float = 0.5, head_norm: bool = True, head_skip: bool = True, random_state: int = 0, n_threads: int = 1):
         self.conv = conv
         self.hidden = hidden
         self.layers = layers
@@ -230,6 +241,7 @@ class GNNPredictor(Predictor):
         self.loss = loss
         self.mse_weight = mse_weight
         self.head_norm = head_norm
+        self.head_skip = head_skip
         self.random_state = random_state
         self.n_threads = n_threads
 
@@ -247,7 +259,8 @@ class GNNPredictor(Predictor):
             raise PredictorError(f"hidden={self.hidden} must be divisible by heads={self.heads}")
 
     def _new_model(self, n_in: int):
-        return build_gnn(self.conv, n_in, 4, self.hidden, self.layers, self.heads, self.dropout, self.head_norm)
+        return build_gnn(self.conv, n_in, 4, self.hidden, self.layers, self.heads, self.dropout, self.head_norm,
+                         self.head_skip)
 
     def fit(self, X: Sequence, y: Any) -> GNNPredictor:
         import torch

@@ -65,28 +65,28 @@ def test_seeded_and_save_load(nb201, conv, tmp_path, one_torch_thread):
     assert np.array_equal(load(tmp_path / "m").predict(Xq), a)
 
 
-def test_config_without_head_norm_loads_the_old_architecture(nb201, tmp_path, one_torch_thread):
-    """A model saved before ``head_norm`` existed has no such key: it loads as ``head_norm=False``."""
+def test_config_without_head_options_loads_the_old_architecture(nb201, tmp_path, one_torch_thread):
+    """A model saved before ``head_norm``/``head_skip`` existed has no such keys: it loads without them."""
     import json
 
     from nabench.predictors.base import load
     from nabench.predictors.gnn import GNNPredictor
 
     Xtr, ytr, Xte, _, _ = nb201
-    old = GNNPredictor(head_norm=False, **QUICK).fit(Xtr[:16], ytr[:16])
+    old = GNNPredictor(head_norm=False, head_skip=False, **QUICK).fit(Xtr[:16], ytr[:16])
     old.save(tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
-    del config["params"]["head_norm"]
+    del config["params"]["head_norm"], config["params"]["head_skip"]
     (tmp_path / "m" / "config.json").write_text(json.dumps(config))
     loaded = load(tmp_path / "m")
-    assert loaded.head_norm is False
+    assert loaded.head_norm is False and loaded.head_skip is False
     assert np.array_equal(loaded.predict(Xte[:8]), old.predict(Xte[:8]))
 
 
-def test_head_norm_keeps_the_head_alive_on_far_outliers(corpus, one_torch_thread):
-    """The leaderboard split where the GNN used to predict a constant (analognas-analog, 200 training
-    cells, seed 4: chance-level cells sit 6 standard deviations below the mean): without the
-    LayerNorm every head ReLU dies in the first epochs; with it (the default) predictions vary."""
+def test_default_head_stays_a_function_of_the_graph_on_far_outliers(corpus, one_torch_thread):
+    """A leaderboard split where the GNN used to predict a constant (analognas-analog, 200 training
+    cells, seed 4: chance-level cells sit 6 standard deviations below the mean): with the old head
+    every ReLU dies in the first epochs; the default head (norm + linear path) keeps ranking."""
     from nabench.graph import from_onnx
     from nabench.leaderboard.tasks import get_task, load_task_data
     from nabench.normalize import normalize_record
@@ -100,7 +100,7 @@ def test_head_norm_keeps_the_head_alive_on_far_outliers(corpus, one_torch_thread
     graphs = [from_onnx(normalize_record(r, "analognas")["onnx"]) for r in records.to_dict("records")]
     y = train["y"].to_numpy()
     assert (y < y.mean() - 5 * y.std()).any()
-    collapsed = GNNPredictor(head_norm=False, epochs=5, random_state=4).fit(graphs, y).predict(graphs)
+    collapsed = GNNPredictor(head_norm=False, head_skip=False, epochs=5, random_state=4).fit(graphs, y).predict(graphs)
     assert np.ptp(collapsed) == 0  # the failure the option fixes
     alive = GNNPredictor(epochs=5, random_state=4).fit(graphs, y).predict(graphs)
     assert kendalltau(alive, y).statistic > 0.2

@@ -101,7 +101,7 @@ def _export_gnn(members: Sequence) -> tuple:
             for net, x in zip(self.nets, xs):
                 states = net.node_states(SimpleNamespace(x=x, edge_index=edge_index))
                 pooled = [t for h in states for t in (h.mean(0, keepdim=True), h.amax(0, keepdim=True))]
-                outs.append(net.head(torch.cat(pooled + [u], dim=1)).reshape(1))
+                outs.append(net.score(torch.cat(pooled + [u], dim=1)).reshape(1))
             members_out = torch.cat(outs) * self.scale + self.shift
             return members_out.mean(), members_out
 
