@@ -164,6 +164,21 @@ def test_existing_key_needs_replace(root, predictions):
         submit("existing", [predictions], root=root, card=good_card())
 
 
+def test_replacing_keeps_the_wall_time_of_unchanged_predictions_only(root, predictions, tmp_path):
+    """Predictions copied out of a submission have no run info: resubmitted unchanged, they keep the
+    wall time the card recorded; changed predictions do not inherit it."""
+    stored = root / "submissions" / "existing" / "predictions" / "nb101-cifar10.parquet"
+    kept = tmp_path / "nb101-cifar10.parquet"
+    kept.write_bytes(stored.read_bytes())
+    submit("existing", [kept], root=root, predictor="params", replace=True)
+    card = yaml.safe_load((root / "submissions" / "existing" / "card.yml").read_text())
+    assert card["wall_time_s"] == {"nb101-cifar10": 3.5}
+    changed = _bad(predictions, tmp_path, lambda f: f.assign(y_pred=2 * f["y_pred"]))
+    submit("existing", [changed], root=root, predictor="params", replace=True)
+    card = yaml.safe_load((root / "submissions" / "existing" / "card.yml").read_text())
+    assert card["wall_time_s"] == {}
+
+
 def test_the_published_schema_rejects_unknown_keys_on_its_own():
     import json
 

@@ -12,6 +12,7 @@ submission leaves the existing files untouched.
 from __future__ import annotations
 
 import difflib
+import filecmp
 import json
 import platform
 import shutil
@@ -275,7 +276,8 @@ def submit(key: str, predictions: Sequence[Path], *, root: Path, card: dict | No
         if any(p != params[0] for p in params):
             raise SubmissionError("the predictions files were made with different predictor parameters; submit them separately")
         walls = {m["task"]: _run_info(checked[m["task"]]).get("wall_time_s") for m in metas}
-        card = default_card(name, {k: v for k, v in walls.items() if v is not None}, params[0])
+        walls = {**_unchanged_wall_times(final, checked), **{k: v for k, v in walls.items() if v is not None}}
+        card = default_card(name, walls, params[0])
     validate_card(card, f"card of {key}")
     final.parent.mkdir(parents=True, exist_ok=True)
     build = make_build_dir(final.parent, f".build-{key}-")
@@ -290,6 +292,21 @@ def submit(key: str, predictions: Sequence[Path], *, root: Path, card: dict | No
         shutil.rmtree(build, ignore_errors=True)
         raise
     return final
+
+
+def _unchanged_wall_times(final: Path, checked: dict[str, Path]) -> dict[str, float]:
+    """The wall times the card of the submission at ``final`` records for tasks whose predictions
+    are resubmitted byte for byte (files copied out of a submission carry no run info)."""
+    try:
+        old = yaml.safe_load((final / CARD).read_text(encoding="utf-8"))["wall_time_s"]
+    except (OSError, yaml.YAMLError, TypeError, KeyError):
+        return {}
+    kept = {}
+    for task, file in checked.items():
+        stored = final / PREDICTIONS / f"{task}.parquet"
+        if task in old and stored.is_file() and filecmp.cmp(file, stored, shallow=False):
+            kept[task] = old[task]
+    return kept
 
 
 def run_info_path(predictions: Path) -> Path:
