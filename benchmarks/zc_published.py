@@ -128,14 +128,17 @@ def score_sample(cells: list[str], args: argparse.Namespace, names: list[str], r
     return done, len(todo)
 
 
+def rho(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Spearman of ``a`` and ``b`` over the entries finite in both (3 decimals), or ``None``."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    return round(float(spearmanr(a[ok], b[ok]).statistic), 3) if ok.sum() > 2 else None
+
+
 def final_accuracy(dataset: str) -> pd.Series:
     """NAS-Bench-201's 200-epoch test accuracy of ``dataset`` by cell string (the corpus is built if needed)."""
     from nabench import corpora
 
-    try:
-        corpus = corpora.load("nb201")
-    except Exception:  # not built in this NABENCH_HOME yet
-        corpus = corpora.build("nb201")
+    corpus = corpora.load("nb201") if corpora.is_built("nb201") else corpora.build("nb201")
     records = corpus.records().set_index("native_id")
     return records[f"{dataset.lower()}__test_acc__200ep"].astype(float)
 
@@ -173,25 +176,17 @@ def main() -> None:
     ceiling = naslib_self_agreement(root, args.dataset)
     target = acc.reindex(sample["net_str"]).to_numpy()
     final = final_accuracy(args.dataset).reindex(sample["net_str"]).to_numpy(float)
-
-    def rho(a: np.ndarray, b: np.ndarray) -> float | None:
-        ok = np.isfinite(a) & np.isfinite(b)
-        return round(float(spearmanr(a[ok], b[ok]).statistic), 3) if ok.sum() > 2 else None
-
     table = []
     for p in names:
         o = ours[p].to_numpy(float)
         pub = sample[p].to_numpy(float) if p in sample.columns else np.full(len(o), np.nan)
-        ok = np.isfinite(o) & np.isfinite(pub)
-        okt = np.isfinite(o) & np.isfinite(target)
-        okp = np.isfinite(pub) & np.isfinite(target)
         lo_hi = PUBLISHED_RHO.get(p, {}).get(args.dataset)
         table.append({
-            "proxy": p, "n": int(ok.sum()),
-            "rho_vs_published": round(float(spearmanr(o[ok], pub[ok]).statistic), 3) if ok.sum() > 2 else None,
+            "proxy": p, "n": int((np.isfinite(o) & np.isfinite(pub)).sum()),
+            "rho_vs_published": rho(o, pub),
             "naslib_self_agreement": round(ceiling[p], 3) if p in ceiling else None,
-            "rho_acc_ours": round(float(spearmanr(o[okt], target[okt]).statistic), 3) if okt.sum() > 2 else None,
-            "rho_acc_published_scores": round(float(spearmanr(pub[okp], target[okp]).statistic), 3) if okp.sum() > 2 else None,
+            "rho_acc_ours": rho(o, target),
+            "rho_acc_published_scores": rho(pub, target),
             "rho_final_ours": rho(o, final),
             "rho_final_published_scores": rho(pub, final),
             "benchmarks_md_s3": f"{lo_hi[0]:.3f}–{lo_hi[1]:.3f}" if lo_hi else "",
