@@ -227,7 +227,8 @@ class GNNPredictor(Predictor):
     def __init__(self, conv: str = "gin", hidden: int = 64, layers: int = 3, heads: int = 4,
                  dropout: float = 0.0, epochs: int | str = "auto", steps: int = 600, batch_size: int = 32,
                  lr: float = 2e-3, weight_decay: float = 1e-4, loss: str = "pairwise_logistic",
-                 mse_weight: float = 0.5, head_norm: bool = True, head_skip: bool = True, random_state: int = 0, n_threads: int = 1):
+                 mse_weight: float = 0.5, head_norm: bool = True, head_skip: bool = True, random_state: int = 0,
+                 n_threads: int = 1):
         self.conv = conv
         self.hidden = hidden
         self.layers = layers
