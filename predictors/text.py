@@ -42,7 +42,6 @@ PAD, UNK = "<pad>", "<unk>"
 
 def build_text_model(vocab_size: int, max_tokens: int, d_model: int, layers: int, heads: int, dropout: float):
     """``forward(tokens [B, L, T] long) -> [B]``; padding token id 0, padded lines all 0."""
-    import torch
     from torch import nn
 
     class TextSurrogate(nn.Module):

@@ -11,10 +11,10 @@ The module is built from the architecture's ONNX graph:
   normalized ONNX), exactly as ``nabench zc compute`` does, so both give the same numbers;
 - any other ArchGraph (e.g. ``from_onnx`` of a user's file) is turned back into ONNX by
   :func:`nabench.zc.convert.graph_to_onnx` (checked to have the graph's ``arch_id`` and
-  parameter count). That works whenever the graph's constant tensors are weights or follow from
-  its static shapes; an ArchGraph does not keep other constant values (scalar factors, Clip
-  bounds, Slice starts, ...) nor weight tying, and such a graph raises :class:`PredictorError`
-  naming the node.
+  parameter count), using the small constant values the graph keeps (scalar factors, Clip
+  bounds, Slice starts, ...). A graph with weight tying, or with a non-weight constant of more
+  than ``CONSTANT_VALUE_MAX`` elements, raises :class:`PredictorError` naming the node: score
+  its ONNX file with ``nabench.zc.compute.score_cell`` instead.
 
 ``reuse_runs=True`` reads the scores of corpus graphs from the ``nabench zc compute`` runs
 already in the corpus store (same nabench version, dataset, batch size and seed; computed with

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import onnx
 import pytest
 import torch
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from nabench.graph import from_onnx
 from nabench.normalize import build_model
@@ -92,10 +94,11 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
         to_torch(model)
 
 
-@pytest.mark.parametrize("name", ["nb201", "help-fbnet"])
+@pytest.mark.parametrize("name", ["nb201", "help-fbnet", "nb301"])
 def test_archgraph_back_to_onnx(corpus, name, one_torch_thread):
     """graph → ONNX keeps the arch id, parameters and FLOPs, and gives the very same module
-    (same seeded weights, same synflow); fbnet's channel-shuffle Reshape targets come from shapes."""
+    (same seeded weights, same synflow); fbnet's channel-shuffle Reshape targets and nb301's Slice
+    starts come from the graph's kept constant values."""
     rec = corpus(name).records().iloc[11].to_dict()
     model = build_model(rec, name)
     graph = from_onnx(model)
@@ -109,6 +112,56 @@ def test_archgraph_back_to_onnx(corpus, name, one_torch_thread):
 @pytest.mark.parametrize("name, why", [("nb301", "Slice.*value the ArchGraph does not keep"),
                                        ("nasbench-nlp", "ties weights")])
 def test_archgraph_back_to_onnx_refuses_what_the_graph_lost(corpus, name, why):
+    """Weight tying is not recorded; a graph without constant values (as decoded from a store
+    written before they were kept) cannot say where nb301's Slice starts."""
     graph = from_onnx(build_model(corpus(name).records().iloc[0].to_dict(), name))
+    if name == "nb301":
+        graph = dataclasses.replace(graph, constants={})
     with pytest.raises(ConversionError, match=why):
         graph_to_onnx(graph)
+
+
+def _user_model() -> onnx.ModelProto:
+    """Conv → Clip(0, 6) → ×0.5 (a value_float Constant) → Slice → Pad → BN → pool → Gemm, with
+    weights and BN statistics as initializers, like an exported MobileNet block."""
+    rng = np.random.default_rng(0)
+    arr = lambda v, name, dt=np.float32: numpy_helper.from_array(np.asarray(v, dt), name)  # noqa: E731
+    inits = [arr(rng.normal(size=(8, 3, 3, 3)), "W"), arr(rng.normal(size=(10, 8)), "FC"), arr(0.0, "lo"),
+             arr(6.0, "hi"), arr([1], "st", np.int64), arr([7], "en", np.int64), arr([2], "ax", np.int64),
+             arr([0, 0, 1, 1, 0, 0, 1, 1], "pads", np.int64), arr(np.ones(8), "g"), arr(np.zeros(8), "b"),
+             arr(np.zeros(8), "mean"), arr(np.ones(8), "var")]
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Clip", ["c", "lo", "hi"], ["r"]),
+             helper.make_node("Constant", [], ["half"], value_float=0.5),
+             helper.make_node("Mul", ["r", "half"], ["m"]),
+             helper.make_node("Slice", ["m", "st", "en", "ax"], ["s"]),
+             helper.make_node("Pad", ["s", "pads"], ["p"]),
+             helper.make_node("BatchNormalization", ["p", "g", "b", "mean", "var"], ["n"]),
+             helper.make_node("GlobalAveragePool", ["n"], ["gp"]),
+             helper.make_node("Flatten", ["gp"], ["f"]),
+             helper.make_node("Gemm", ["f", "FC"], ["y"], transB=1)]
+    graph = helper.make_graph(nodes, "user", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 10])], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    return model
+
+
+def test_archgraph_keeps_small_constant_values_and_rebuilds_a_user_model(one_torch_thread):
+    """The graph keeps the Clip bounds, the scalar factor, the Slice and Pad amounts (not the
+    weights nor BN statistics); they survive the codec, and graph → ONNX gives the same module."""
+    from nabench.graph import codec
+
+    model = _user_model()
+    graph = from_onnx(model)
+    by_op = {(graph.nodes[i].op_type, slot): v for (i, slot), v in graph.constants.items()}
+    assert by_op == {("Clip", 1): ("float", (), (0.0,)), ("Clip", 2): ("float", (), (6.0,)),
+                     ("Mul", 1): ("float", (), (0.5,)), ("Slice", 1): ("int64", (1,), (1,)),
+                     ("Slice", 2): ("int64", (1,), (7,)), ("Slice", 3): ("int64", (1,), (2,)),
+                     ("Pad", 1): ("int64", (8,), (0, 0, 1, 1, 0, 0, 1, 1))}
+    assert codec.loads(codec.dumps(graph)) == graph
+    x = torch.randn(2, 3, 8, 8)
+    a, b = (to_torch(m, seed=0) for m in (model, graph_to_onnx(graph)))
+    assert torch.equal(a(x), b(x))
+    assert score_cell(model, ["synflow"], None, seed=1).scores == score_cell(graph_to_onnx(graph), ["synflow"], None,
+                                                                           seed=1).scores

@@ -25,9 +25,9 @@ Shapes
     ``flops_complete`` is ``False``; ``notes`` says what happened.
 
 Weights and weightless graphs
-    Constant tensors are initializers (with or without data: nabench never reads tensor data, so
-    "shape-only" initializers — dims but no data — work here, although ``onnx.checker`` rejects
-    them), ``Constant`` node outputs, and graph inputs that are weights. nabench's own weightless
+    Constant tensors are initializers (with or without data: nabench reads only the data of small
+    non-weight constants, see *Constant values*, so "shape-only" initializers — dims but no data —
+    work here, although ``onnx.checker`` rejects them), ``Constant`` node outputs, and graph inputs that are weights. nabench's own weightless
     form (what :func:`strip_weights` writes, and what corpora store) keeps every weight as a typed
     graph input with its full shape and lists those names, comma-separated, in the model's
     ``metadata_props["nabench.weights"]``; it passes ``onnx.checker.check_model(full_check=True)``
@@ -36,6 +36,14 @@ Weights and weightless graphs
     used only in unambiguous weight slots (Conv/ConvTranspose W and B, Gemm B and C, normalization
     scale/bias/mean/var, PRelu slope, RNN W/R/B). A graph input feeding MatMul is data unless
     declared (``A @ X`` in a GNN has two data operands).
+
+Constant values
+    ``constants[(node, slot)]`` keeps the value of each small constant that is not a weight: at
+    most ``CONSTANT_VALUE_MAX`` elements, numeric, with data in the file, not counted in
+    ``params`` and not a normalization statistic (a Clip bound, a scalar factor, Slice starts,
+    Pad amounts, Gather indices, a Reshape target), as ``(dtype, dims, flat values)``. That is
+    what :func:`nabench.zc.convert.graph_to_onnx` needs to rebuild a runnable model from the
+    graph. Values are not part of ``arch_id`` (an architecture is its ops, shapes and wiring).
 
 params (trainable convention)
     Matches ``sum(p.numel() for p in module.parameters())`` of the exported torch module. A
@@ -83,6 +91,8 @@ from .flops import node_flops
 DEFAULT_MAX_NODES = 200_000
 #: ``metadata_props`` key listing the graph inputs that are weights (comma-separated names).
 WEIGHTS_METADATA_KEY = "nabench.weights"
+#: Largest constant (in elements) whose value an ArchGraph keeps (see ``constants``).
+CONSTANT_VALUE_MAX = 64
 
 Shape = tuple  # tuple[int | None, ...]; a whole shape may also be None (rank unknown)
 
@@ -176,6 +186,9 @@ NON_PARAM_SLOTS: dict[str, frozenset[int]] = {k: frozenset(v) for k, v in {
     "GatherElements": (1,), "GatherND": (1,), "Gather": (1,), "CumSum": (1,), "Trilu": (1,),
     "CenterCropPad": (1,), "Shrink": (), "Where": (0,), "LSTM": (4, 5, 6), "GRU": (4, 5), "RNN": (4, 5),
 }.items()}
+#: Ops whose constant inputs are weights or running statistics (their values are never kept).
+_STAT_OPS = frozenset({"BatchNormalization", "InstanceNormalization", "LayerNormalization", "GroupNormalization",
+                       "RMSNormalization"})
 #: Slots that make a *graph input* a weight without any declaration.
 _AUTO_WEIGHT_SLOTS: dict[str, frozenset[int]] = {k: frozenset(v) for k, v in {
     "Conv": (1, 2), "ConvTranspose": (1, 2), "Gemm": (1, 2), "BatchNormalization": (1, 2, 3, 4),
@@ -239,7 +252,8 @@ class ArchGraph:
     ``edges`` are (producer node, consumer node) pairs, deduplicated and sorted; ``input_edges``
     are (data input index, consumer node); ``output_edges`` are (producer node, output index);
     ``output_sources[k]`` says where output ``k`` comes from, like ``Node.sources``. ``inputs`` are
-    the data inputs only; ``weights`` the tensors counted in ``params``.
+    the data inputs only; ``weights`` the tensors counted in ``params``; ``constants`` the values of
+    small non-weight constants by ``(node index, input slot)``.
     """
 
     nodes: list[Node]
@@ -257,6 +271,7 @@ class ArchGraph:
     opset: dict[str, int] = field(default_factory=dict)
     flops_complete: bool = True
     notes: tuple[str, ...] = ()
+    constants: dict[tuple[int, int], tuple[str, tuple[int, ...], tuple]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -527,6 +542,35 @@ def _constant_info(node: onnx.NodeProto) -> tuple[Shape | None, str | None]:
         if a.name == "value_strings":
             return (len(a.strings),), "string"
     return None, None
+
+
+def _constant_value(src: Any) -> tuple[str, tuple[int, ...], tuple] | None:
+    """``(dtype, dims, flat values)`` of an initializer or ``Constant`` node with numeric data of at
+    most ``CONSTANT_VALUE_MAX`` elements, else ``None``."""
+    if isinstance(src, onnx.NodeProto):
+        for a in src.attribute:
+            if a.name == "value":
+                return _constant_value(a.t)
+            if a.name in ("value_float", "value_int"):
+                return ("float" if a.name == "value_float" else "int64"), (), (a.f if a.name == "value_float" else a.i,)
+            if a.name in ("value_floats", "value_ints"):
+                vals = tuple(a.floats) if a.name == "value_floats" else tuple(a.ints)
+                if len(vals) <= CONSTANT_VALUE_MAX:
+                    return ("float" if a.name == "value_floats" else "int64"), (len(vals),), vals
+        return None
+    dims = tuple(int(d) for d in src.dims)
+    dtype = _dtype_name(src.data_type)
+    if math.prod(dims) > CONSTANT_VALUE_MAX or dtype in (None, "string") or src.data_location == TensorProto.EXTERNAL:
+        return None
+    from onnx import numpy_helper
+
+    try:
+        arr = numpy_helper.to_array(src)
+    except Exception:  # noqa: BLE001 -- a shape-only initializer (dims without data) has no value
+        return None
+    if arr.size != math.prod(dims):
+        return None
+    return dtype, dims, tuple(arr.ravel().tolist())
 
 
 def _is_default(node: onnx.NodeProto) -> bool:
@@ -1015,6 +1059,9 @@ def from_onnx(model: str | Path | bytes | onnx.ModelProto, *, max_nodes: int = D
     tensor_infos = _TENSOR_INFOS
     s_index, s_name, s_op, s_domain, s_category, s_attrs, s_ins, s_outs, s_sources, s_consts, s_params, s_flops = \
         NODE_SETTERS
+    constants: dict[tuple[int, int], tuple] = {}
+    const_values: dict[str, tuple | None] = {}
+    value_src: dict[str, Any] | None = None
     # what reading a tensor means: (shape, source, producer index or None), for node outputs and data inputs
     reads: dict[str, tuple] = {}
     out_shapes_l: list[tuple] = []
@@ -1062,6 +1109,16 @@ def from_onnx(model: str | Path | bytes | onnx.ModelProto, *, max_nodes: int = D
                             is_float and size > 1 and s not in wslots and s not in NON_PARAM_SLOTS.get(op, ()))
                     else:  # custom ops: non-scalar float constants
                         counts = dt in float_names and size > 1
+                    if not counts and size <= CONSTANT_VALUE_MAX and (op not in _STAT_OPS or not default) \
+                            and s not in WEIGHT_SLOTS.get(op, ()):
+                        if value_src is None:
+                            value_src = {t.name: t for t in inits}
+                            value_src.update((o, raw[i]) for i in folded if ops[i] == "Constant" for o in outs_l[i] if o)
+                        v = value_src.get(r)
+                        if v is not None and r not in const_values:
+                            const_values[r] = _constant_value(v)
+                        if v is not None and const_values[r] is not None:
+                            constants[(new, s)] = const_values[r]
                     if counts:
                         counted.add(r)
                         node_params += size
@@ -1144,7 +1201,7 @@ def from_onnx(model: str | Path | bytes | onnx.ModelProto, *, max_nodes: int = D
         nodes=nodes, edges=edge_list, inputs=inputs, outputs=outputs, input_edges=sorted(input_edges),
         output_edges=output_edges, output_sources=output_sources, weights=weights, params=sum(w.params for w in nodes),
         flops=sum(x.flops for x in nodes), depth=max(depth, default=0), metadata=metadata, opset=opset,
-        flops_complete=flops_complete, notes=tuple(notes),
+        flops_complete=flops_complete, notes=tuple(notes), constants=constants,
     )
 
 

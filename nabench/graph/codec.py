@@ -14,7 +14,9 @@ one *kind* (a NB201 graph has ~190 nodes of ~25 kinds, and a corpus few kinds in
 prepares each distinct kind once per process). The kinds section has one compact JSON line per kind,
 ``[op_type, domain, category, attrs, input shapes, output shapes, [[slot, shape], ...] of const
 inputs, params, flops, number of sources]``. The header lists the node names, the tensor names, the
-distinct tensor shapes and dtypes and the graph's scalars. The numbers are, in order: each node's
+distinct tensor shapes and dtypes, the graph's scalars and, when there are any, its ``constants``
+as ``[node, slot, dtype, dims, values]`` (an optional key: graphs stored without it decode with no
+constant values). The numbers are, in order: each node's
 kind, every node's source codes, the edge, input-edge and output-edge pairs, the output source
 codes, and each tensor's (inputs, outputs, weights) shape id and dtype id (``-1`` = None). A source
 ``("node", j, k)`` is ``2 * (j * 65536 + k)``, ``("input", j, 0)`` is ``2 * j * 65536 + 1``,
@@ -135,6 +137,9 @@ def dumps(graph: ArchGraph) -> bytes:
               "shapes": shape_list, "dtypes": dtype_list, "counts": counts, "params": graph.params,
               "flops": graph.flops, "depth": graph.depth, "metadata": graph.metadata, "opset": graph.opset,
               "flops_complete": graph.flops_complete, "notes": list(graph.notes)}
+    if graph.constants:
+        header["constants"] = [[node, slot, dtype, list(dims), list(values)]
+                               for (node, slot), (dtype, dims, values) in graph.constants.items()]
     head = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
     kind_section = b"\n".join(lines)
     numbers = np.fromiter(chain(node_kind, sources, chain.from_iterable(graph.edges),
@@ -292,4 +297,6 @@ def _build(h: dict[str, Any], kind_lines: list[bytes], numbers: list[int]) -> Ar
         outputs=tensors[n_inputs:n_inputs + n_outputs], input_edges=list(zip(in_edges[::2], in_edges[1::2])),
         output_edges=list(zip(out_edges[::2], out_edges[1::2])), output_sources=list(map(_SOURCES.__getitem__, out_sources)),
         weights=tensors[n_inputs + n_outputs:], params=h["params"], flops=h["flops"], depth=h["depth"],
-        metadata=h["metadata"], opset=h["opset"], flops_complete=h["flops_complete"], notes=tuple(h["notes"]))
+        metadata=h["metadata"], opset=h["opset"], flops_complete=h["flops_complete"], notes=tuple(h["notes"]),
+        constants={(node, slot): (dtype, tuple(dims), tuple(values))
+                   for node, slot, dtype, dims, values in h.get("constants", ())})

@@ -459,10 +459,16 @@ class OnnxModule(nn.Module):
         if node.domain not in ("", "ai.onnx"):
             raise ConversionError(f"node {node.name or i}: op {node.domain}.{op} is not supported")
         if op == "Constant":
-            value = a.get("value")
-            if value is None:
-                raise ConversionError(f"node {node.name or i}: Constant without a tensor 'value' is not supported")
-            self._add_const(outs[0], numpy_helper.to_array(value))
+            if "value" in a:
+                value = numpy_helper.to_array(a["value"])
+            elif {"value_float", "value_floats"} & set(a):
+                value = np.array(a.get("value_float", a.get("value_floats")), np.float32)
+            elif {"value_int", "value_ints"} & set(a):
+                value = np.array(a.get("value_int", a.get("value_ints")), np.int64)
+            else:
+                raise ConversionError(f"node {node.name or i}: Constant with {', '.join(a) or 'no value'} is not "
+                                      "supported (a tensor, float(s) or int(s) value is)")
+            self._add_const(outs[0], value)
             return Step(lambda: None, [], [], op)
         if op in ("Conv", "ConvTranspose"):
             if ins[1] not in weight_names:
@@ -700,6 +706,16 @@ def _const_value(node, slot: int) -> np.ndarray | None:
     return None
 
 
+def _kept_value(kept: tuple) -> np.ndarray:
+    """The array of an ``ArchGraph.constants`` entry ``(dtype, dims, flat values)``."""
+    dtype, dims, values = kept
+    try:
+        np_dtype = onnx.helper.tensor_dtype_to_np_dtype(onnx.TensorProto.DataType.Value(str(dtype).upper()))
+    except ValueError:
+        raise _Unknown(f"data type {dtype!r} is not supported") from None
+    return np.array(values, dtype=np_dtype).reshape(dims)
+
+
 def _attr(name: str, value: Any) -> onnx.AttributeProto:
     if isinstance(value, dict) and "tensor" in value:
         t = value["tensor"]
@@ -717,16 +733,18 @@ def graph_to_onnx(graph: Any) -> onnx.ModelProto:
 
     Every weight becomes a typed graph input (listed under ``nabench.weights``), so
     :func:`to_torch` gives it fresh weights as for any model. Unknown data-input sizes become the
-    symbolic size ``N``. An ArchGraph keeps the shapes of constant tensors, not their values:
-    values that follow from a node's static shapes (Reshape/Expand/ConstantOfShape targets,
-    Unsqueeze/Squeeze/Reduce axes) are rebuilt; any other constant (a scalar factor, a Clip bound,
-    Slice starts, Pad amounts, Gather indices) raises :class:`ConversionError` naming the node.
+    symbolic size ``N``. Constants take the values the graph kept (``ArchGraph.constants``: small
+    non-weight constants such as scalar factors, Clip bounds, Slice starts, Pad amounts, Gather
+    indices); otherwise values that follow from a node's static shapes (Reshape/Expand/
+    ConstantOfShape targets, Unsqueeze/Squeeze/Reduce axes) are rebuilt, and any other constant (a
+    large one, or one of a graph decoded from a store written before values were kept) raises
+    :class:`ConversionError` naming the node.
     Weight tying is not recorded either: a rebuilt model whose parameter count differs from
     ``graph.params`` raises. The rebuilt model has the graph's ``arch_id``.
     """
     from onnx import TensorProto, helper
 
-    from nabench.graph.archgraph import NON_PARAM_SLOTS, WEIGHT_SLOTS
+    from nabench.graph.archgraph import CONSTANT_VALUE_MAX, NON_PARAM_SLOTS, WEIGHT_SLOTS
 
     out_name: dict[tuple[int, int], str] = {}
     for t, (kind, j, k) in zip(graph.outputs, graph.output_sources):
@@ -755,6 +773,7 @@ def graph_to_onnx(graph: Any) -> onnx.ModelProto:
         shape = None if t.shape is None else [SYMBOLIC_DIM if d is None else d for d in t.shape]
         inputs.append(helper.make_tensor_value_info(t.name, dtype_of(t.dtype), shape))
     weights, inits, nodes = [], [], []
+    constants = getattr(graph, "constants", None) or {}
     for node in graph.nodes:
         i = node.index
         where = f"node {i} ({node.op_type} {node.name!r})"
@@ -764,8 +783,9 @@ def graph_to_onnx(graph: Any) -> onnx.ModelProto:
         for slot, shape in node.const_inputs.items():
             if shape is None or None in shape:
                 raise ConversionError(f"{where}: constant input {slot} has an unknown shape")
+            kept = constants.get((i, slot))
             try:
-                value = _const_value(node, slot)
+                value = _kept_value(kept) if kept is not None else _const_value(node, slot)
             except _Unknown as e:
                 raise ConversionError(f"{where}: constant input {slot}: {e}") from None
             if value is not None:
@@ -775,8 +795,8 @@ def graph_to_onnx(graph: Any) -> onnx.ModelProto:
                 weights.append(helper.make_tensor_value_info(names[slot], TensorProto.FLOAT, list(shape)))
             else:
                 raise ConversionError(f"{where}: constant input {slot} (shape {tuple(shape)}) has a value the "
-                                      "ArchGraph does not keep (it keeps constant shapes only); score the ONNX "
-                                      "file itself (nabench.zc.compute.score_cell)")
+                                      f"ArchGraph does not keep (more than {CONSTANT_VALUE_MAX} elements, or no data "
+                                      "in the file); score the ONNX file itself (nabench.zc.compute.score_cell)")
         try:
             attrs = [_attr(k, v) for k, v in node.attrs.items()]
         except _Unknown as e:
