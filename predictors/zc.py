@@ -25,7 +25,9 @@ then ``nabench run --predictor zc --param proxy=snip --param reuse_runs=true ...
 Data-dependent proxies use the image batch of ``dataset``; for a model declaring another
 static image size the batch is resized to it (bilinear). Each architecture's weights are seeded
 by ``seed`` and its native id (corpus graphs) or arch id, so a prediction does not depend on
-the other architectures in ``X``. A proxy that fails on an architecture raises
+the other architectures in ``X``; corpus graphs are initialized as their space's reference
+implementation does (``nabench.zc.convert.SPACE_INIT``: NB101, TransNAS), others with PyTorch's
+defaults. A proxy that fails on an architecture raises
 :class:`PredictorError` naming it and the reason (never a silent 0).
 """
 
@@ -42,17 +44,18 @@ from nabench.predictors.base import Predictor, PredictorError, PredictorTags, ch
 STATE_FILE = "zc.json"
 
 
-def _onnx_of(graph: Any, cache: dict, label: str) -> Any:
-    """The ONNX model to score for ``graph`` (see the module docstring)."""
+def _onnx_of(graph: Any, cache: dict, label: str) -> tuple[Any, str]:
+    """The ONNX model to score for ``graph`` and its weight initialization (see the module
+    docstring)."""
     from nabench import corpora
     from nabench.normalize import build_model, has_builder
-    from nabench.zc.convert import ConversionError, graph_to_onnx
+    from nabench.zc.convert import ConversionError, graph_to_onnx, init_for
 
     meta = getattr(graph, "metadata", {}) or {}
     name, nid = meta.get("corpus"), meta.get("native_id")
     if not name or nid is None:
         try:
-            return graph_to_onnx(graph)
+            return graph_to_onnx(graph), "pytorch"
         except ConversionError as e:
             raise PredictorError(f"zc: {label}: cannot build a module from its ArchGraph: {e}") from None
     if name not in cache:
@@ -63,26 +66,37 @@ def _onnx_of(graph: Any, cache: dict, label: str) -> Any:
     if str(nid) not in index:
         raise PredictorError(f"zc: corpus {name} has no record {nid!r}")
     rec = records.iloc[index[str(nid)]].to_dict()
-    return build_model(rec, name) if has_builder(str(rec["space"])) else corpus.onnx(str(nid))
+    return (build_model(rec, name) if has_builder(str(rec["space"])) else corpus.onnx(str(nid))), init_for(rec["space"])
 
 
-def _stored_scores(corpus_name: str, names: list[str], dataset: str, batch_size: int, seed: int) -> dict[str, dict]:
-    """``native_id → {proxy: (score, error)}`` from the ``nabench zc compute`` runs in the corpus
-    store made by this nabench version with the same dataset, batch size and seed (and no
-    ``--data-root``) that hold all of ``names``."""
+def stored_runs(corpus_name: str, names: list[str], dataset: str, batch_size: int, seed: int) -> list:
+    """The score tables (one DataFrame per run: ``native_id``, each proxy and its ``__error``,
+    ``seconds`` per cell) of the ``nabench zc compute`` runs in the corpus store made by this
+    nabench version with the same dataset, batch size and seed (and no ``--data-root``) that
+    hold all of ``names`` (and, for spaces with their own weight initialization, used it)."""
     from nabench import __version__, corpora
-    from nabench.zc.compute import RUN_FILE, read_scores
+    from nabench.zc.compute import RUN_FILE, read_scores, space_inits
 
     corpus = corpora.load(corpus_name)
-    found: dict[str, dict] = {}
+    inits = space_inits(corpus.records())
+    tables = []
     for run_file in sorted((Path(corpus.path) / "zc").glob(f"*/{RUN_FILE}")):
         doc = json.loads(run_file.read_text(encoding="utf-8"))
         cfg = doc.get("config", {})
         if (doc.get("nabench_version") != __version__ or cfg.get("version") != corpus.version
                 or (cfg.get("dataset"), cfg.get("batch_size"), cfg.get("seed")) != (dataset, batch_size, seed)
-                or cfg.get("data_root") is not None or not set(names) <= set(cfg.get("proxies", []))):
+                or cfg.get("data_root") is not None or not set(names) <= set(cfg.get("proxies", []))
+                or cfg.get("init", {}) != inits):
             continue
-        for row in read_scores(run_file.parent).to_dict("records"):
+        tables.append(read_scores(run_file.parent))
+    return tables
+
+
+def _stored_scores(corpus_name: str, names: list[str], dataset: str, batch_size: int, seed: int) -> dict[str, dict]:
+    """``native_id → {proxy: (score, error)}`` from :func:`stored_runs` (the first run wins)."""
+    found: dict[str, dict] = {}
+    for table in stored_runs(corpus_name, names, dataset, batch_size, seed):
+        for row in table.to_dict("records"):
             found.setdefault(str(row["native_id"]), {n: (row[n], row[f"{n}__error"]) for n in names})
     return found
 
@@ -169,9 +183,9 @@ class ZeroCostPredictor(Predictor):
                     for n in names:
                         cols[n][i] = row[n][0]
                     continue
-            model = _onnx_of(g, cache, label)
+            model, init = _onnx_of(g, cache, label)
             res = score_cell(model, names, None if batch is None else _fit_batch(batch, model),
-                             seed=_cell_seed(self.seed, key))
+                             seed=_cell_seed(self.seed, key), init=init)
             if res.failures:
                 raise PredictorError(f"zc: {label}: " + "; ".join(f"{k}: {v}" for k, v in res.failures.items()))
             for n in names:

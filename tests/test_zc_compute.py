@@ -114,6 +114,34 @@ def test_subset_run_is_reused_by_the_predictor(corpus, monkeypatch, one_torch_th
         C.compute_corpus("nb201", ["params"], ids=["not-a-cell"], tag="bad")
 
 
+def test_run_records_the_space_init_and_the_predictor_reuses_only_matching_runs(corpus, monkeypatch,
+                                                                                 one_torch_thread):
+    """An NB101 run uses (and records) NASLib's NB101 initialization, and the predictor scores the
+    same numbers with it; a stored run without that setting (made before it existed) is not reused."""
+    import json
+
+    import numpy as np
+
+    from nabench.graph import from_onnx
+    from nabench.normalize import build_model, graph_metadata
+    from nabench.predictors.zc import stored_runs
+    from nabench.registry import predictors
+
+    records = corpus("nb101").records()
+    picked = records.iloc[[3, 8]]
+    out = C.compute_corpus("nb101", ["l2_norm"], ids=picked["native_id"].tolist(), tag="test-init")
+    run = json.loads((out / C.RUN_FILE).read_text())
+    assert run["config"]["init"] == {"nb101": "nasbench101"}
+    graphs = [from_onnx(build_model(r, "nb101", metadata=graph_metadata("nb101", r["space"], str(r["native_id"]))))
+              for r in picked.to_dict("records")]
+    stored = C.read_scores(out).set_index("native_id").loc[picked["native_id"], "l2_norm"].to_numpy()
+    np.testing.assert_array_equal(predictors.get("zc")(proxy="l2_norm").predict(graphs), stored)
+    assert len(stored_runs("nb101", ["l2_norm"], "cifar10", 64, 0)) == 1
+    del run["config"]["init"]
+    (out / C.RUN_FILE).write_text(json.dumps(run))
+    assert stored_runs("nb101", ["l2_norm"], "cifar10", 64, 0) == []
+
+
 def test_task_ids_are_the_leaderboard_test_units(corpus):
     corpus("analognas")
     ids = C.task_ids("analognas-analog", "analognas")

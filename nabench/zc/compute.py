@@ -10,8 +10,9 @@ The driver holds the record table and at most ``2 × workers`` shard results at 
 memory does not grow with the corpus; workers are recycled every ``MAX_TASKS_PER_CHILD`` shards.
 
 Each cell's module is built from its ONNX graph (the space builder when it has one, otherwise
-the stored normalized graph) with weights seeded by ``seed`` and the record's position; every
-cell sees the same batch. Rows: ``native_id``, one column per proxy (NaN when it failed),
+the stored normalized graph) with weights seeded by ``seed`` and the record's native id, and
+initialized as the space's reference implementation does (``init`` in ``run.json`` when not
+PyTorch's defaults, see :data:`~nabench.zc.convert.SPACE_INIT`); every cell sees the same batch. Rows: ``native_id``, one column per proxy (NaN when it failed),
 ``<proxy>__error`` (the reason, else empty) and ``seconds``.
 """
 
@@ -52,6 +53,15 @@ def task_ids(task_name: str, corpus_name: str) -> list[str]:
     return ids
 
 
+def space_inits(records: pd.DataFrame) -> dict[str, str]:
+    """``space → weight initialization`` for the spaces of ``records`` whose reference
+    implementation does not use PyTorch's defaults (part of a run's settings)."""
+    from nabench.zc.convert import init_for
+
+    spaces = sorted(map(str, records["space"].unique())) if "space" in records else []
+    return {s: init_for(s) for s in spaces if init_for(s) != "pytorch"}
+
+
 def shard_path(out: Path, k: int) -> Path:
     return out / f"shard-{k:05d}.parquet"
 
@@ -75,8 +85,10 @@ def _init_worker(config: dict) -> None:
 
 
 def score_cell(model: Any, proxies: Sequence[str], batch: tuple | None, *, seed: int,
-               input_shape: Sequence[int] | None = None) -> P.Result:
-    """Build the module of one ONNX model and compute ``proxies``; failures are recorded, never raised.
+               input_shape: Sequence[int] | None = None, init: str = "pytorch") -> P.Result:
+    """Build the module of one ONNX model (weights seeded by ``seed``, initialized by ``init``,
+    see :func:`~nabench.zc.convert.to_torch`) and compute ``proxies``; failures are recorded,
+    never raised.
 
     The image ``batch`` feeds the data-dependent proxies of single-input models; a model with
     other inputs (a GNN's features and adjacency, a recurrent cell's tokens and states) gets a
@@ -88,7 +100,7 @@ def score_cell(model: Any, proxies: Sequence[str], batch: tuple | None, *, seed:
 
     result = P.Result()
     try:
-        module = to_torch(model, seed=seed)
+        module = to_torch(model, seed=seed, init=init)
         n = sum(p.numel() for p in module.parameters())
         if n > MAX_PARAMS:
             raise P.ProxyError(f"architecture too large: {n:,} parameters > {MAX_PARAMS:,}")
@@ -126,6 +138,7 @@ def _shard_rows(task: tuple[int, list[dict]]) -> tuple[int, pd.DataFrame]:
     import time
 
     from nabench.normalize import build_model, has_builder
+    from nabench.zc.convert import init_for
 
     k, records = task
     cfg = _STATE["config"]
@@ -143,7 +156,8 @@ def _shard_rows(task: tuple[int, list[dict]]) -> tuple[int, pd.DataFrame]:
 
                     corpus = corpora.load(cfg["corpus"], cfg["version"])
                 model = corpus.onnx(nid)
-            res = score_cell(model, cfg["proxies"], _STATE.get("batch"), seed=_cell_seed(cfg["seed"], nid))
+            res = score_cell(model, cfg["proxies"], _STATE.get("batch"), seed=_cell_seed(cfg["seed"], nid),
+                             init=init_for(rec["space"]))
         except Exception as e:  # noqa: BLE001 -- e.g. a record its builder rejects
             res = P.Result(failures={p: f"{type(e).__name__}: {str(e)[:300]}" for p in cfg["proxies"]})
         row: dict[str, Any] = {"native_id": nid}
@@ -242,6 +256,9 @@ def compute_corpus(corpus_name: str, proxies: Sequence[str], *, out: str | Path 
               "data_root": None if data_root is None else str(data_root)}
     if ids_sha is not None:
         config["ids_sha256"] = ids_sha
+    inits = space_inits(records)
+    if inits:
+        config["init"] = inits
     run_file = out / RUN_FILE
     if run_file.exists():
         old = json.loads(run_file.read_text(encoding="utf-8"))

@@ -609,14 +609,50 @@ class OnnxModule(nn.Module):
         return outs[0] if len(outs) == 1 else outs
 
 
-def to_torch(model: Any, *, seed: int | None = None) -> OnnxModule:
+#: Weight initializations: ``pytorch`` (each layer's default), and those of benchmarks whose
+#: reference implementations re-initialize (see :func:`to_torch`).
+INITS = ("pytorch", "kaiming-fan-out", "nasbench101")
+#: The initialization of each space's reference implementation, which its published proxy scores
+#: used: NASLib's NB101 ``Network._initialize_weights`` and TransNAS-Bench-101's
+#: ``_kaiming_init``. Other spaces (NB201, NB301/DARTS, ...) keep PyTorch's defaults.
+SPACE_INIT = {"nb101": "nasbench101", "transnas-micro": "kaiming-fan-out", "transnas-macro": "kaiming-fan-out"}
+
+
+def init_for(space: Any) -> str:
+    """The weight initialization of ``space``'s reference implementation (``pytorch`` if none)."""
+    return SPACE_INIT.get(str(space), "pytorch")
+
+
+def to_torch(model: Any, *, seed: int | None = None, init: str = "pytorch") -> OnnxModule:
     """An ONNX model (path, bytes, ``ModelProto``) as a torch module with fresh weights.
 
     ``seed`` seeds the initialization (``torch.manual_seed``); ``None`` uses the current RNG.
+    ``init``: ``pytorch`` keeps every layer's default initialization; ``kaiming-fan-out`` then
+    draws conv weights from N(0, 2 / fan_out) (fan_out = out channels × kernel size, as
+    ``nn.init.kaiming_normal_(mode="fan_out")``) and sets BatchNorm to γ = 1, β = 0, as
+    TransNAS-Bench-101 and torchvision's ResNet do; ``nasbench101`` also zeroes conv biases and
+    draws linear weights from N(0, 0.01²) with zero bias, as NASLib's NB101 network does.
     """
+    if init not in INITS:
+        raise ConversionError(f"unknown init {init!r} ({', '.join(INITS)})")
     if seed is not None:
         torch.manual_seed(seed)
-    return OnnxModule(model)
+    module = OnnxModule(model)
+    if init != "pytorch":
+        with torch.no_grad():
+            for m in module.modules():
+                if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+                    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                    if m.bias is not None and init == "nasbench101":
+                        nn.init.zeros_(m.bias)
+                elif isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine:
+                    nn.init.ones_(m.weight)
+                    nn.init.zeros_(m.bias)
+                elif isinstance(m, nn.Linear) and init == "nasbench101":
+                    nn.init.normal_(m.weight, 0.0, 0.01)
+                    if m.bias is not None:
+                        nn.init.zeros_(m.bias)
+    return module
 
 
 # ---------------------------------------------------------------------------------------------
