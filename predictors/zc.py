@@ -27,8 +27,11 @@ static image size the batch is resized to it (bilinear). Each architecture's wei
 by ``seed`` and its native id (corpus graphs) or arch id, so a prediction does not depend on
 the other architectures in ``X``; corpus graphs are initialized as their space's reference
 implementation does (``nabench.zc.convert.SPACE_INIT``: NB101, TransNAS), others with PyTorch's
-defaults. A proxy that fails on an architecture raises
-:class:`PredictorError` naming it and the reason (never a silent 0).
+defaults. A proxy that fails on an architecture raises :class:`PredictorError` naming it and
+the reason (never a silent 0); with ``on_failure="lowest"`` the architecture is instead ranked
+below every scored one (oriented score :data:`FAILED_SCORE` = -1e8, NAS-Bench-Suite-Zero's
+published convention: a cell whose output does not depend on its input has no jacov, nwot or zen
+score, and is chance-level).
 """
 
 from __future__ import annotations
@@ -113,19 +116,25 @@ def _fit_batch(batch: tuple, model: Any) -> tuple:
     return x, y
 
 
+#: The score NAS-Bench-Suite-Zero publishes for an architecture a proxy failed on (e.g. jacov,
+#: nwot and zen of an NB201 cell whose output does not depend on its input): it ranks it last.
+FAILED_SCORE = -1e8
+
+
 class ZeroCostPredictor(Predictor):
     """A zero-cost proxy (or the rank-vote ensemble) as a predictor; see the module docstring."""
 
     registry_name = "zc"
 
     def __init__(self, proxy: str = "synflow", dataset: str = "cifar10", batch_size: int = 64, seed: int = 0,
-                 members: tuple | list | None = None, reuse_runs: bool = False):
+                 members: tuple | list | None = None, reuse_runs: bool = False, on_failure: str = "raise"):
         self.proxy = proxy
         self.dataset = dataset
         self.batch_size = batch_size
         self.seed = seed
         self.members = members
         self.reuse_runs = reuse_runs
+        self.on_failure = on_failure
 
     @classmethod
     def nabench_test_params(cls) -> dict[str, Any]:
@@ -137,6 +146,8 @@ class ZeroCostPredictor(Predictor):
     def _names(self) -> list[str]:
         from nabench.zc import proxies as P
 
+        if self.on_failure not in ("raise", "lowest"):
+            raise PredictorError(f"zc: on_failure must be 'raise' or 'lowest', got {self.on_failure!r}")
         if self.proxy == P.ENSEMBLE:
             names = list(self.members or P.ENSEMBLE_MEMBERS)
         else:
@@ -177,23 +188,28 @@ class ZeroCostPredictor(Predictor):
                     stored[corpus] = _stored_scores(corpus, names, self.dataset, self.batch_size, self.seed)
                 row = stored[corpus].get(str(nid))
                 if row is not None:
-                    failed = {n: why for n, (_, why) in row.items() if why}
-                    if failed:
-                        raise PredictorError(f"zc: {label}: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
-                    for n in names:
-                        cols[n][i] = row[n][0]
+                    self._fill(cols, i, label, {n: v for n, (v, why) in row.items() if not why},
+                               {n: why for n, (_, why) in row.items() if why})
                     continue
             model, init = _onnx_of(g, cache, label)
             res = score_cell(model, names, None if batch is None else _fit_batch(batch, model),
                              seed=_cell_seed(self.seed, key), init=init)
-            if res.failures:
-                raise PredictorError(f"zc: {label}: " + "; ".join(f"{k}: {v}" for k, v in res.failures.items()))
-            for n in names:
-                cols[n][i] = res.scores[n]
+            self._fill(cols, i, label, res.scores, res.failures)
         if self.proxy == P.ENSEMBLE:
             return np.asarray(P.rank_vote(cols), dtype=np.float64)
         v = cols[self.proxy]
         return np.asarray(v if P.get(self.proxy).higher_is_better else -v, dtype=np.float64)
+
+    def _fill(self, cols: dict, i: int, label: str, scores: dict, failures: dict) -> None:
+        """Row ``i`` of ``cols``: the scores, or for a failed proxy (``on_failure="lowest"``) the
+        value that ranks the architecture last, :data:`FAILED_SCORE` once oriented."""
+        from nabench.zc import proxies as P
+
+        if failures and self.on_failure == "raise":
+            raise PredictorError(f"zc: {label}: " + "; ".join(f"{k}: {v}" for k, v in failures.items()))
+        for n in cols:
+            hib = P.get(n).higher_is_better
+            cols[n][i] = scores[n] if n not in failures else (FAILED_SCORE if hib else -FAILED_SCORE)
 
     def _save_state(self, directory: Path) -> None:
         (Path(directory) / STATE_FILE).write_text(json.dumps({"fitted_state": None}) + "\n", encoding="utf-8")

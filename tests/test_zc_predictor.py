@@ -48,6 +48,27 @@ def test_predictions_rank_architectures(graphs_and_acc, one_torch_thread):
         zc(proxy="nope").predict(graphs[:1])
 
 
+def test_failed_proxy_raises_or_ranks_the_architecture_last(corpus, graphs_and_acc, one_torch_thread):
+    """An NB201 cell whose output does not depend on its input (every edge into the output node is
+    "none") has no jacov: an error naming it by default, the lowest score (Suite-Zero's -1e8) with
+    on_failure="lowest", also inside the rank vote."""
+    from nabench.predictors.zc import FAILED_SCORE
+
+    records = corpus("nb201").records()
+    dead = records[records["native_id"] == "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|none~0|none~1|none~2|"]
+    graphs = graphs_and_acc[0][:3] + [from_onnx(build_model(
+        r, "nb201", metadata=graph_metadata("nb201", r["space"], str(r["native_id"])))) for r in dead.to_dict("records")]
+    zc = predictors.get("zc")
+    with pytest.raises(PredictorError, match=r"nb201/.*none~2\|: jacov: "):
+        zc(proxy="jacov", batch_size=16).predict(graphs)
+    got = zc(proxy="jacov", batch_size=16, on_failure="lowest").predict(graphs)
+    assert np.isfinite(got).all() and got[3] == FAILED_SCORE and (got[:3] > -1000).all()
+    vote = zc(proxy="ensemble", members=["jacov", "nwot"], batch_size=16, on_failure="lowest").predict(graphs)
+    assert vote[3] < vote[:3].min()
+    with pytest.raises(PredictorError, match="on_failure"):
+        zc(proxy="jacov", on_failure="zero").predict(graphs[:1])
+
+
 def test_graph_without_corpus_record_is_rebuilt_exactly(corpus, one_torch_thread):
     """A graph that names no corpus record (what a user's ONNX file gives) is turned back into
     ONNX: same module, same weights, same score as the builder's ONNX with the same seed. NB201's
