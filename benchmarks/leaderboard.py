@@ -88,10 +88,9 @@ def stored_compute_seconds(data, params: dict) -> float:
     run that the ``zc`` predictor with ``params`` reads (every proxy of that run computed together
     with shared passes, one cell at a time per process)."""
     from nabench.predictors.zc import ZeroCostPredictor, stored_runs
-    from nabench.zc.proxies import ENSEMBLE, ENSEMBLE_MEMBERS
 
     zc = ZeroCostPredictor(**params)
-    names = list(zc.members or ENSEMBLE_MEMBERS) if zc.proxy == ENSEMBLE else [zc.proxy]
+    names = zc._names()
     seconds: dict[str, float] = {}
     for corpus, ids in data.test_units.groupby("corpus")["native_id"]:
         wanted = set(ids.astype(str))

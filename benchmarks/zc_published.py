@@ -128,10 +128,14 @@ def score_sample(cells: list[str], args: argparse.Namespace, names: list[str], r
     return done, len(todo)
 
 
-def rho(a: np.ndarray, b: np.ndarray) -> float | None:
-    """Spearman of ``a`` and ``b`` over the entries finite in both (3 decimals), or ``None``."""
+def rho(a, b) -> float | None:
+    """Spearman of ``a`` and ``b`` over the entries finite in both (3 decimals); ``None`` for
+    fewer than 3 such entries or a constant side."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
     ok = np.isfinite(a) & np.isfinite(b)
-    return round(float(spearmanr(a[ok], b[ok]).statistic), 3) if ok.sum() > 2 else None
+    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
+        return None
+    return round(float(spearmanr(a[ok], b[ok]).statistic), 3)
 
 
 def final_accuracy(dataset: str) -> pd.Series:

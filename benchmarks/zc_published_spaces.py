@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
+from zc_published import rho  # the sibling benchmark script (scripts run from benchmarks/)
 
 from nabench import __version__, corpora
 from nabench.normalize import build_model
@@ -53,14 +53,6 @@ SPACES = {
     "transnas-macro": ("class_scene", "class_scene__valid_top1_acc__25ep", DATA_FREE, 15, 32),
 }
 TAG = "published-sample"
-
-
-def rho(a, b) -> float | None:
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
-        return None
-    return round(float(spearmanr(a[ok], b[ok])[0]), 3)
 
 
 def published_column(records: pd.DataFrame, prefix: str, proxy: str) -> str | None:

@@ -27,8 +27,8 @@ Shapes
 Weights and weightless graphs
     Constant tensors are initializers (with or without data: nabench reads only the data of small
     non-weight constants, see *Constant values*, so "shape-only" initializers — dims but no data —
-    work here, although ``onnx.checker`` rejects them), ``Constant`` node outputs, and graph inputs that are weights. nabench's own weightless
-    form (what :func:`strip_weights` writes, and what corpora store) keeps every weight as a typed
+    work here, although ``onnx.checker`` rejects them), ``Constant`` node outputs, and graph
+    inputs that are weights. nabench's own weightless form (what :func:`strip_weights` writes, and what corpora store) keeps every weight as a typed
     graph input with its full shape and lists those names, comma-separated, in the model's
     ``metadata_props["nabench.weights"]``; it passes ``onnx.checker.check_model(full_check=True)``
     and gives exactly the ``params``, ``flops`` and ``arch_id`` of the original. A graph input is

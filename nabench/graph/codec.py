@@ -16,8 +16,7 @@ prepares each distinct kind once per process). The kinds section has one compact
 inputs, params, flops, number of sources]``. The header lists the node names, the tensor names, the
 distinct tensor shapes and dtypes, the graph's scalars and, when there are any, its ``constants``
 as ``[node, slot, dtype, dims, values]`` (an optional key: graphs stored without it decode with no
-constant values). The numbers are, in order: each node's
-kind, every node's source codes, the edge, input-edge and output-edge pairs, the output source
+constant values). The numbers are, in order: each node's kind, every node's source codes, the edge, input-edge and output-edge pairs, the output source
 codes, and each tensor's (inputs, outputs, weights) shape id and dtype id (``-1`` = None). A source
 ``("node", j, k)`` is ``2 * (j * 65536 + k)``, ``("input", j, 0)`` is ``2 * j * 65536 + 1``,
 ``("const", -1, -1)`` is ``-1`` and ``("none", -1, -1)`` is ``-2``.

@@ -12,8 +12,9 @@ memory does not grow with the corpus; workers are recycled every ``MAX_TASKS_PER
 Each cell's module is built from its ONNX graph (the space builder when it has one, otherwise
 the stored normalized graph) with weights seeded by ``seed`` and the record's native id, and
 initialized as the space's reference implementation does (``init`` in ``run.json`` when not
-PyTorch's defaults, see :data:`~nabench.zc.convert.SPACE_INIT`); every cell sees the same batch. Rows: ``native_id``, one column per proxy (NaN when it failed),
-``<proxy>__error`` (the reason, else empty) and ``seconds``.
+PyTorch's defaults, see :data:`~nabench.zc.convert.SPACE_INIT`); every cell sees the same
+batch. Rows: ``native_id``, one column per proxy (NaN when it failed), ``<proxy>__error`` (the
+reason, else empty) and ``seconds``.
 """
 
 from __future__ import annotations
@@ -56,10 +57,10 @@ def task_ids(task_name: str, corpus_name: str) -> list[str]:
 def space_inits(records: pd.DataFrame) -> dict[str, str]:
     """``space → weight initialization`` for the spaces of ``records`` whose reference
     implementation does not use PyTorch's defaults (part of a run's settings)."""
-    from nabench.zc.convert import init_for
+    from nabench.zc.convert import SPACE_INIT
 
     spaces = sorted(map(str, records["space"].unique())) if "space" in records else []
-    return {s: init_for(s) for s in spaces if init_for(s) != "pytorch"}
+    return {s: SPACE_INIT[s] for s in spaces if s in SPACE_INIT}
 
 
 def shard_path(out: Path, k: int) -> Path:

@@ -629,9 +629,10 @@ def to_torch(model: Any, *, seed: int | None = None, init: str = "pytorch") -> O
     ``seed`` seeds the initialization (``torch.manual_seed``); ``None`` uses the current RNG.
     ``init``: ``pytorch`` keeps every layer's default initialization; ``kaiming-fan-out`` then
     draws conv weights from N(0, 2 / fan_out) (fan_out = out channels × kernel size, as
-    ``nn.init.kaiming_normal_(mode="fan_out")``) and sets BatchNorm to γ = 1, β = 0, as
-    TransNAS-Bench-101 and torchvision's ResNet do; ``nasbench101`` also zeroes conv biases and
-    draws linear weights from N(0, 0.01²) with zero bias, as NASLib's NB101 network does.
+    ``nn.init.kaiming_normal_(mode="fan_out")``), as TransNAS-Bench-101 and torchvision's ResNet
+    do; ``nasbench101`` also zeroes conv biases and draws linear weights from N(0, 0.01²) with
+    zero bias, as NASLib's NB101 network does. BatchNorm keeps PyTorch's γ = 1, β = 0, which is
+    what both set.
     """
     if init not in INITS:
         raise ConversionError(f"unknown init {init!r} ({', '.join(INITS)})")
@@ -645,9 +646,6 @@ def to_torch(model: Any, *, seed: int | None = None, init: str = "pytorch") -> O
                     nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
                     if m.bias is not None and init == "nasbench101":
                         nn.init.zeros_(m.bias)
-                elif isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine:
-                    nn.init.ones_(m.weight)
-                    nn.init.zeros_(m.bias)
                 elif isinstance(m, nn.Linear) and init == "nasbench101":
                     nn.init.normal_(m.weight, 0.0, 0.01)
                     if m.bias is not None:
