@@ -40,13 +40,15 @@ class PredictorTags:
     ``requires_fit``: trained on labels (``False`` for baselines and zero-cost proxies, which
     score architectures directly; ``fit`` is then a no-op that still returns ``self``).
     ``needs_gpu``: refuses to run without one. ``proxy_columns``: zero-cost proxy names it reads
-    as extra inputs. ``family``: one of ``baseline, gbdt, gnn, text, contrastive, zc, ensemble``.
+    as extra inputs. ``pretrained_on``: corpora whose unlabeled graphs it pretrains on.
+    ``family``: one of ``baseline, gbdt, gnn, text, contrastive, zc, ensemble``.
     """
 
     family: str
     requires_fit: bool = True
     needs_gpu: bool = False
     proxy_columns: tuple[str, ...] = ()
+    pretrained_on: tuple[str, ...] = ()
 
 
 class Predictor(RegressorMixin, BaseEstimator):

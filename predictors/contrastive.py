@@ -5,11 +5,15 @@ over its embeddings, one ridge head per cluster blended by membership.
    without labels, GraphCL-style: two augmented views of every graph (node-feature masking and
    edge dropping, each with probability ``augment``) are pulled together and the other graphs of
    the batch pushed apart (NT-Xent loss, temperature ``temperature``) through a projection head.
-   The unlabeled graphs are the training architectures plus, with ``pretrain_corpora``, up to
-   ``pretrain_limit`` normalized graphs of each named corpus (read with
-   ``Corpus.arch_graphs``; labels are never read). Or ``encoder_path`` names a file written by
-   :func:`pretrain_encoder` (safetensors; its metadata holds the encoder config and
-   vocabulary), so one pretraining serves many fits.
+   As in GENNAPE, the unlabeled graphs are by default those of other search-space families:
+   ``pretrain_limit`` normalized graphs (a seeded sample, ``pretrain_seed``) of each corpus in
+   ``pretrain_corpora`` (default :data:`OTHER_FAMILIES`; read with ``Corpus.arch_graphs``, labels
+   are never read). That encoder does not depend on the training split, so it is pretrained once
+   and cached (:func:`shared_encoder`) and a fit only embeds, clusters and fits the heads. With
+   ``pretrain_with_train`` the training architectures join the unlabeled graphs and every fit
+   pretrains its own encoder (seeded by ``random_state``). Or ``encoder_path`` names a file
+   written by :func:`pretrain_encoder` (safetensors; its metadata holds the encoder config and
+   vocabulary).
 2. Fuzzy c-means (:func:`fuzzy_cmeans`, the standard alternating update) splits the
    standardized embeddings of the training graphs into ``n_clusters`` soft clusters (fuzzifier
    ``fuzziness``).
@@ -23,6 +27,7 @@ centres, ridge coefficients); never pickle.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +50,10 @@ from nabench.predictors.gnn import (
 )
 
 _ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0)
+
+#: the default unlabeled pretraining graphs: cell-based search spaces of other families than
+#: NAS-Bench-201 (GENNAPE pretrains on families other than the ones it predicts)
+OTHER_FAMILIES = ("nb101", "nb301", "transnas-micro", "transnas-macro")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,7 +157,7 @@ def pretrain_encoder(graphs: Sequence, path: str | Path, **settings: Any) -> Pat
     config = {"conv": conv, "hidden": settings.get("hidden", 64), "layers": settings.get("layers", 3),
               "heads": settings.get("heads", 4)}
     path = Path(path)
-    tmp = path.with_name(path.name + ".part")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
     save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp),
               metadata={"config": json.dumps(config), "encoder": json.dumps(encoder.state()),
                         "n_graphs": str(len(graphs))})
@@ -179,6 +188,32 @@ def load_pretrained(path: str | Path):
     return encoder, model, config
 
 
+def shared_encoder(corpora: Sequence[str], *, limit: int, seed: int, **settings: Any) -> Path:
+    """The encoder file pretrained (see :func:`pretrain`) on ``limit`` graphs of each of
+    ``corpora``: read from ``NABENCH_HOME/cache/contrastive/`` when the same pretraining (corpora
+    and their versions, sample, settings, nabench version) is stored there, else pretrained and
+    stored. Concurrent first calls may each pretrain; they write the same file (one thread, seeded)."""
+    import hashlib
+
+    from nabench import __version__, config
+    from nabench import corpora as corpora_api
+    from nabench.errors import CorpusNotBuiltError
+
+    try:
+        versions = [f"{name}@{corpora_api.load(name).version}" for name in corpora]
+    except CorpusNotBuiltError as e:
+        raise PredictorError(f"contrastive pretraining reads unlabeled graphs of {', '.join(corpora)}: {e}. "
+                             "Build them (`nabench corpora build NAME`), or pass pretrain_corpora=() and "
+                             "pretrain_with_train=True to pretrain on the training architectures only") from e
+    key = json.dumps({"corpora": versions, "limit": limit, "seed": seed, "nabench": __version__,
+                      "settings": sorted(settings.items())}, default=str)
+    path = config.home() / "cache" / "contrastive" / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.safetensors"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pretrain_encoder(corpus_graphs(corpora, limit, seed), path, seed=seed, **settings)
+    return path
+
+
 def corpus_graphs(names: Sequence[str], limit: int, seed: int) -> list:
     """Up to ``limit`` normalized ArchGraphs of each named corpus (a seeded random sample)."""
     from nabench import corpora
@@ -201,17 +236,22 @@ def corpus_graphs(names: Sequence[str], limit: int, seed: int) -> list:
 class ContrastivePredictor(Predictor):
     """Contrastive graph encoder + fuzzy c-means + membership-blended ridge heads (see module docs).
 
-    ``encoder_path``: a pretrained encoder file (then the pretraining parameters are not used).
-    ``pretrain_corpora``/``pretrain_limit``: extra unlabeled graphs for pretraining at fit time.
+    ``pretrain_corpora``/``pretrain_limit``/``pretrain_seed``: the unlabeled graphs the encoder is
+    pretrained on (once, cached), or with ``pretrain_with_train`` also the training architectures
+    (at every fit). ``encoder_path``: a pretrained encoder file (then the pretraining parameters
+    are not used).
     """
 
     registry_name = "contrastive"
+    #: models saved before the shared encoder pretrained on the training architectures at each fit
+    params_added_later = {"pretrain_seed": 0, "pretrain_with_train": True}
 
     def __init__(self, conv: str = "gin", hidden: int = 64, layers: int = 3, heads: int = 4,
                  pretrain_epochs: int = 20, pretrain_batch_size: int = 64, augment: float = 0.2,
-                 temperature: float = 0.2, pretrain_corpora: Sequence[str] | None = None,
-                 pretrain_limit: int = 2000, encoder_path: str | None = None, n_clusters: int = 3,
-                 fuzziness: float = 2.0, random_state: int = 0, n_threads: int = 1):
+                 temperature: float = 0.2, pretrain_corpora: Sequence[str] | None = OTHER_FAMILIES,
+                 pretrain_limit: int = 750, pretrain_seed: int = 0, pretrain_with_train: bool = False,
+                 encoder_path: str | None = None, n_clusters: int = 3, fuzziness: float = 2.0,
+                 random_state: int = 0, n_threads: int = 1):
         self.conv = conv
         self.hidden = hidden
         self.layers = layers
@@ -222,6 +262,8 @@ class ContrastivePredictor(Predictor):
         self.temperature = temperature
         self.pretrain_corpora = pretrain_corpora
         self.pretrain_limit = pretrain_limit
+        self.pretrain_seed = pretrain_seed
+        self.pretrain_with_train = pretrain_with_train
         self.encoder_path = encoder_path
         self.n_clusters = n_clusters
         self.fuzziness = fuzziness
@@ -229,11 +271,12 @@ class ContrastivePredictor(Predictor):
         self.n_threads = n_threads
 
     def nabench_tags(self) -> PredictorTags:
-        return PredictorTags(family="contrastive")
+        pretrained_on = (str(self.encoder_path),) if self.encoder_path is not None else tuple(self.pretrain_corpora or ())
+        return PredictorTags(family="contrastive", pretrained_on=pretrained_on)
 
     @classmethod
     def nabench_test_params(cls) -> dict[str, Any]:
-        return {"hidden": 16, "layers": 2, "pretrain_epochs": 2}
+        return {"hidden": 16, "layers": 2, "pretrain_epochs": 2, "pretrain_corpora": (), "pretrain_with_train": True}
 
     def _embed(self, X: Sequence) -> np.ndarray:
         import torch
@@ -257,18 +300,23 @@ class ContrastivePredictor(Predictor):
             raise PredictorError(f"n_clusters={self.n_clusters!r}; expected a positive int")
         if self.fuzziness <= 1.0:
             raise PredictorError(f"fuzziness must be > 1, got {self.fuzziness}")
+        corpora = tuple(self.pretrain_corpora or ())
+        settings = {"conv": self.conv, "hidden": self.hidden, "layers": self.layers, "heads": self.heads,
+                    "epochs": self.pretrain_epochs, "batch_size": self.pretrain_batch_size,
+                    "augment": self.augment, "temperature": self.temperature}
         if self.encoder_path is not None:
-            self.graph_encoder_, self.model_, config = load_pretrained(self.encoder_path)
-            self.encoder_config_ = config
+            self.graph_encoder_, self.model_, self.encoder_config_ = load_pretrained(self.encoder_path)
+        elif self.pretrain_with_train:
+            extra = corpus_graphs(corpora, self.pretrain_limit, self.pretrain_seed) if corpora else []
+            self.graph_encoder_, self.model_ = pretrain(X + extra, seed=self.random_state,
+                                                        n_threads=self.n_threads, **settings)
+            self.encoder_config_ = {k: settings[k] for k in ("conv", "hidden", "layers", "heads")}
+        elif corpora:
+            path = shared_encoder(corpora, limit=self.pretrain_limit, seed=self.pretrain_seed, **settings)
+            self.graph_encoder_, self.model_, self.encoder_config_ = load_pretrained(path)
         else:
-            extra = corpus_graphs(self.pretrain_corpora, self.pretrain_limit, self.random_state) \
-                if self.pretrain_corpora else []
-            self.graph_encoder_, self.model_ = pretrain(
-                X + extra, conv=self.conv, hidden=self.hidden, layers=self.layers, heads=self.heads,
-                epochs=self.pretrain_epochs, batch_size=self.pretrain_batch_size, augment=self.augment,
-                temperature=self.temperature, seed=self.random_state, n_threads=self.n_threads)
-            self.encoder_config_ = {"conv": self.conv, "hidden": self.hidden, "layers": self.layers,
-                                    "heads": self.heads}
+            raise PredictorError("nothing to pretrain the encoder on: give pretrain_corpora, "
+                                 "pretrain_with_train=True or encoder_path")
         for attr in ("z_mean_", "z_std_"):
             self.__dict__.pop(attr, None)
         z = self._embed(X)

@@ -100,8 +100,10 @@ class EnsemblePredictor(Predictor):
     def nabench_tags(self) -> PredictorTags:
         tags = [m.nabench_tags() for m in self._new_members()]
         cols = tuple(sorted({c for t in tags for c in t.proxy_columns}))
+        pretrained_on = tuple(dict.fromkeys(c for t in tags for c in t.pretrained_on))
         return PredictorTags(family="ensemble", requires_fit=any(t.requires_fit for t in tags),
-                             needs_gpu=any(t.needs_gpu for t in tags), proxy_columns=cols)
+                             needs_gpu=any(t.needs_gpu for t in tags), proxy_columns=cols,
+                             pretrained_on=pretrained_on)
 
     # -- fitting ------------------------------------------------------------------------------
     def fit(self, X: Sequence, y: Any) -> "EnsemblePredictor":

@@ -196,7 +196,7 @@ def default_card(predictor: str, wall_time_s: dict[str, float], params: dict | N
     from nabench.registry import predictors
 
     cls = predictors.get(predictor)
-    tags = cls().nabench_tags()
+    tags = cls(**(params or {})).nabench_tags()
     top = cls.__module__.split(".")[0]
     builtin = top == "nabench"
     meta = {}
@@ -217,9 +217,9 @@ def default_card(predictor: str, wall_time_s: dict[str, float], params: dict | N
         "license": "Apache-2.0" if builtin else str(meta.get("License") or "unknown"),
         "predictor": predictor,
         "predictor_family": family,
-        "uses_extra_data": False,
+        "uses_extra_data": bool(tags.pretrained_on),
         "uses_proxies": list(tags.proxy_columns),
-        "pretrained_on": [],
+        "pretrained_on": list(tags.pretrained_on),
         "hardware": f"{platform.machine()} CPU, {_cpus()} cores",
         "wall_time_s": {k: round(float(v), 1) for k, v in sorted(wall_time_s.items())},
     }
