@@ -213,8 +213,9 @@ def write_results(args, new_rows: dict, run_id: str, stamp: str, argv, enc_rate:
         f"Target `{args.label}` of corpus `{args.corpus}`; train on N random cells (sampled by native id, "
         "as in TNASP/PINAT: isomorphic twins may sit on both sides), test on all the other cells; "
         f"mean ± std over {args.seeds} seeds (0..{args.seeds - 1}). Kendall tau-b and Spearman rho from "
-        "scipy.stats. fit: mean training time; query: median test-set prediction rate (tabular "
-        "features cached across seeds, so GBDT rates are on encoded features). Written by "
+        "scipy.stats. fit: mean training time, without a pretraining cached across fits (contrastive's "
+        "shared encoder: about 5 min once, see `leaderboard_contrastive.md`); query: median test-set "
+        "prediction rate (tabular features cached across seeds, so GBDT rates are on encoded features). Written by "
         "`benchmarks/predictors_nb201.py`; the run column points to the list of runs below.\n\n" + zc_text)
     text = merge_table(args.out, new_rows, run_id, run_line, header)
     args.out.parent.mkdir(parents=True, exist_ok=True)
