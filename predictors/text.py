@@ -187,12 +187,14 @@ class TextPredictor(Predictor):
 
         self._require_fitted()
         ids = self._ids(self._token_lines(check_graphs(X)))
-        out = []
+        # batches of graphs of similar length: little padding (padded lines are masked out)
+        order = np.argsort([len(a) for a in ids], kind="stable")
+        pred = np.zeros(len(ids), dtype=np.float64)
         with torch_session(self.n_threads), torch.no_grad():
-            for i in range(0, len(ids), 128):
-                out.append(self.model_(self._tensor(ids[i:i + 128])).numpy())
-        pred = np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
-        return pred.astype(np.float64) * self.y_std_ + self.y_mean_
+            for i in range(0, len(order), 128):
+                batch = order[i:i + 128]
+                pred[batch] = self.model_(self._tensor([ids[j] for j in batch])).numpy()
+        return pred * self.y_std_ + self.y_mean_
 
     def _save_state(self, directory: Path) -> None:
         self._require_fitted()
