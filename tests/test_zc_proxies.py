@@ -49,6 +49,19 @@ def test_flops_convention_on_all_published_cells(published):
     np.testing.assert_allclose(converted, published.flops, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("name, prefix", [("nb101", "cifar10"), ("nb301", "cifar10"), ("transnas-micro", "class_scene")])
+def test_naslib_flops_convention_on_other_spaces(corpus, name, prefix):
+    """NASLib's published MFLOPs of NB101, NB301 and TransNAS-micro records equal the graph's
+    count converted with :func:`nabench.zc.proxies.naslib_mflops` (the raw count differs)."""
+    records = corpus(name).records().dropna(subset=[f"{prefix}__zc_flops"]).sample(30, random_state=0)
+    graphs = [from_onnx(build_model(rec, name)) for rec in records.to_dict("records")]
+    published = records[f"{prefix}__zc_flops"].to_numpy()
+    np.testing.assert_allclose([P.naslib_mflops(g, name) for g in graphs], published, rtol=0, atol=1e-6)
+    assert np.abs(np.array([g.flops / 1e6 for g in graphs]) - published).min() > 1e-3
+    with pytest.raises(P.ProxyError, match="no NASLib FLOP convention"):
+        P.naslib_mflops(graphs[0], "transnas-macro")
+
+
 def test_synflow_matches_published(published, one_torch_thread):
     cells = published.sample(24, random_state=2)
     ours = [score_cell(build_nb201_bytes(s), ["synflow"], None, seed=i, input_shape=(3, 32, 32)).scores["synflow"]

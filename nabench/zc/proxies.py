@@ -143,6 +143,35 @@ def naslib_nb201_mflops(arch_str: str) -> float:
     return (nb201_flops(arch_str) + 430_080 * n_conv + 136_246) / 1e6
 
 
+#: NASLib's FLOP count (tensorwatch's per-module hooks) minus nabench's graph count, per op
+#: type: output elements times the weight below, plus a fixed offset. Its BatchNorm costs 2 per
+#: element when affine (nabench: 1); the functional adds and multiply-by-zero ("none") are not
+#: modules, so not counted; NB301's pooling ops carry a BatchNorm (affine=False). The offset is
+#: the head's global pooling: a functional mean in NB101 (not counted: -512 x 8 x 8), a pooling
+#: module counted another way in NB301 and TransNAS (fitted; exact on every published record).
+_NASLIB_FLOPS_TERMS = {
+    "nb101": ({"BatchNormalization": 1, "Add": -1}, -32_768),
+    "nb301": ({"MaxPool": 1, "AveragePool": 1}, -24_064),
+    "transnas-micro": ({"BatchNormalization": 1, "Add": -1, "Mul": -1}, 8_704),
+}
+
+
+def naslib_mflops(graph, space: str) -> float:
+    """NASLib's published ``flops`` (MFLOPs) of an NB101, NB301 or TransNAS-Bench-101 micro
+    network, from its :class:`~nabench.graph.ArchGraph` (the ``flops`` proxy is the graph's own
+    count, :mod:`nabench.graph.flops`). Exact on every record with a published value
+    (tests/test_zc_proxies.py); NB201: :func:`naslib_nb201_mflops`."""
+    from nabench.graph.flops import numel
+
+    if space not in _NASLIB_FLOPS_TERMS:
+        raise ProxyError(f"no NASLib FLOP convention known for space {space!r} "
+                         f"(known: {', '.join(_NASLIB_FLOPS_TERMS)}, nb201)")
+    weights, offset = _NASLIB_FLOPS_TERMS[space]
+    extra = sum(weights[n.op_type] * (numel(n.output_shapes[0]) or 0)
+                for n in graph.nodes if n.op_type in weights and n.output_shapes)
+    return (graph.flops + extra + offset) / 1e6
+
+
 def get(name: str) -> Proxy:
     try:
         return PROXIES[name]
