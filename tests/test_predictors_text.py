@@ -34,3 +34,20 @@ def test_seeded_save_load_and_unknown_tokens(nb201, tmp_path, one_torch_thread):
     assert np.array_equal(load(tmp_path / "m").predict(Xq), pred)
     with pytest.raises(PredictorError, match="divisible"):
         TextPredictor(d_model=30, heads=4).fit(X, y)
+
+
+def test_predict_takes_the_regular_attention_path(nb201, one_torch_thread):  # noqa: F811
+    """predict turns PyTorch's fused transformer inference path off (3-4x slower here) and back
+    on afterwards; its scores are the fused path's to float32 rounding."""
+    import torch
+    from nabench.predictors.text import TextPredictor
+
+    Xtr, ytr, Xte, _, _ = nb201
+    model = TextPredictor(random_state=0, **QUICK).fit(Xtr[:16], ytr[:16])
+    assert torch.backends.mha.get_fastpath_enabled()
+    pred = model.predict(Xte[:40])
+    assert torch.backends.mha.get_fastpath_enabled()
+    with torch.no_grad():
+        ids = model._ids(model._token_lines(Xte[:40]))
+        fused = model.model_(model._tensor(ids)).numpy() * model.y_std_ + model.y_mean_
+    assert np.allclose(pred, fused, rtol=0, atol=1e-4 * np.abs(fused).max())
