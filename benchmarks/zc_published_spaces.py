@@ -9,7 +9,9 @@ space's ONNX graph and initialized as the space's reference implementation does,
 median relative difference, and Spearman with the corpus's accuracy for ours and for the published
 scores. For the spaces whose reference implementation re-initializes its weights (NB101,
 TransNAS), the data-free proxies are also scored with PyTorch's default initialization, to show
-what the initialization changes.
+what the initialization changes. ``flops`` is also converted to NASLib's unit convention
+(``nabench.zc.proxies.naslib_mflops``: NB101, NB301, TransNAS micro), an extra row whose
+``max_abs_diff`` should be 0.
 
 NB101 and NB301 use the CIFAR-10 batch (Suite-Zero's dataset for them). TransNAS's published
 data-dependent scores were computed on Taskonomy images, which are not available here, so only
@@ -106,13 +108,39 @@ def check(name: str, sample_size: int | None, workers: int, seed: int, repeat_se
             "rho_vs_published_pytorch_init": rho(default_init[p], pub) if p in default_init else None,
             "rho_ours_vs_other_seed": rho(o, again[p]) if again is not None else None,
             "rho_acc_ours": rho(o, acc), "rho_acc_published": rho(pub, acc),
-            "failures": int(ours[f"{p}__error"].astype(bool).sum()),
+            "failures": int(ours[f"{p}__error"].astype(bool).sum()), "max_abs_diff": max_abs_diff(o, pub),
         })
+    rows += naslib_flops_rows(name, corpus, sample, ids, cols.get("flops"), acc)
     meta = {"corpus": name, "space": space, "init": init_for(space), "sample": len(sample), "batch": batch_size,
             "accuracy": acc_col,
             "wall_s": round(wall, 1), "compute_s": round(float(ours["seconds"].sum()), 1),
             "repeat_compute_s": None if again is None else round(float(again["seconds"].sum()), 1), "run": str(out)}
     return rows, meta
+
+
+def max_abs_diff(ours, published) -> float | None:
+    """Largest |ours - published| over the records where both are finite."""
+    ours, published = np.asarray(ours, float), np.asarray(published, float)
+    both = np.isfinite(ours) & np.isfinite(published)
+    return float(f"{np.max(np.abs(ours[both] - published[both])):.4g}") if both.any() else None
+
+
+def naslib_flops_rows(name: str, corpus, sample: pd.DataFrame, ids: list[str], col: str | None, acc) -> list[dict]:
+    """``flops`` in NASLib's unit convention (:func:`nabench.zc.proxies.naslib_mflops`) against
+    the published MFLOPs, as one more row; none for spaces without a known convention (TransNAS
+    macro)."""
+    if col is None or name not in P.NASLIB_FLOPS_SPACES:
+        return []
+    ours = np.array([P.naslib_mflops(g, name) for g in corpus.arch_graphs(ids)])
+    pub = sample[col].to_numpy(float)
+    both = np.isfinite(pub)
+    rel = np.abs(ours[both] - pub[both]) / np.maximum(np.abs(pub[both]), 1e-12)
+    return [{"corpus": name, "proxy": "flops, NASLib MFLOPs (naslib_mflops)", "published column": col,
+             "n": int(both.sum()), "rho_vs_published": rho(ours, pub),
+             "median_rel_diff": round(float(np.median(rel)), 4) if len(rel) else None,
+             "rho_vs_published_pytorch_init": None, "rho_ours_vs_other_seed": None,
+             "rho_acc_ours": rho(ours, acc), "rho_acc_published": rho(pub, acc), "failures": 0,
+             "max_abs_diff": max_abs_diff(ours, pub)}]
 
 
 def main() -> None:

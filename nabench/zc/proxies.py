@@ -154,6 +154,8 @@ _NASLIB_FLOPS_TERMS = {
     "nb301": ({"MaxPool": 1, "AveragePool": 1}, -24_064),
     "transnas-micro": ({"BatchNormalization": 1, "Add": -1, "Mul": -1}, 8_704),
 }
+#: Spaces :func:`naslib_mflops` converts.
+NASLIB_FLOPS_SPACES = tuple(_NASLIB_FLOPS_TERMS)
 
 
 def naslib_mflops(graph, space: str) -> float:
