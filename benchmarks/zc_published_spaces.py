@@ -98,18 +98,10 @@ def check(name: str, sample_size: int | None, workers: int, seed: int, repeat_se
         col = cols.get(p)
         if col is None:
             continue
-        o, pub = ours[p].to_numpy(float), sample[col].to_numpy(float)
-        both = np.isfinite(o) & np.isfinite(pub)
-        rel = np.abs(o[both] - pub[both]) / np.maximum(np.abs(pub[both]), 1e-12)
-        rows.append({
-            "corpus": name, "proxy": p, "published column": col, "n": int(both.sum()),
-            "rho_vs_published": rho(o, pub),
-            "median_rel_diff": round(float(np.median(rel)), 4) if len(rel) else None,
-            "rho_vs_published_pytorch_init": rho(default_init[p], pub) if p in default_init else None,
-            "rho_ours_vs_other_seed": rho(o, again[p]) if again is not None else None,
-            "rho_acc_ours": rho(o, acc), "rho_acc_published": rho(pub, acc),
-            "failures": int(ours[f"{p}__error"].astype(bool).sum()), "max_abs_diff": max_abs_diff(o, pub),
-        })
+        rows.append(comparison_row(
+            name, p, col, ours[p].to_numpy(float), sample[col].to_numpy(float), acc,
+            pytorch_init=default_init.get(p), other_seed=again[p] if again is not None else None,
+            failures=int(ours[f"{p}__error"].astype(bool).sum())))
     rows += naslib_flops_rows(name, corpus, sample, ids, cols.get("flops"), acc)
     meta = {"corpus": name, "space": space, "init": init_for(space), "sample": len(sample), "batch": batch_size,
             "accuracy": acc_col,
@@ -118,11 +110,22 @@ def check(name: str, sample_size: int | None, workers: int, seed: int, repeat_se
     return rows, meta
 
 
-def max_abs_diff(ours, published) -> float | None:
-    """Largest |ours - published| over the records where both are finite."""
+def comparison_row(name: str, proxy: str, col: str, ours, published, acc, *, pytorch_init=None,
+                   other_seed=None, failures: int = 0) -> dict:
+    """One table row: ``ours`` against the ``published`` scores of the same records."""
     ours, published = np.asarray(ours, float), np.asarray(published, float)
     both = np.isfinite(ours) & np.isfinite(published)
-    return float(f"{np.max(np.abs(ours[both] - published[both])):.4g}") if both.any() else None
+    diff = np.abs(ours[both] - published[both])
+    rel = diff / np.maximum(np.abs(published[both]), 1e-12)
+    return {
+        "corpus": name, "proxy": proxy, "published column": col, "n": int(both.sum()),
+        "rho_vs_published": rho(ours, published),
+        "median_rel_diff": round(float(np.median(rel)), 4) if len(rel) else None,
+        "rho_vs_published_pytorch_init": rho(pytorch_init, published) if pytorch_init is not None else None,
+        "rho_ours_vs_other_seed": rho(ours, other_seed) if other_seed is not None else None,
+        "rho_acc_ours": rho(ours, acc), "rho_acc_published": rho(published, acc),
+        "failures": failures, "max_abs_diff": float(f"{diff.max():.4g}") if len(diff) else None,
+    }
 
 
 def naslib_flops_rows(name: str, corpus, sample: pd.DataFrame, ids: list[str], col: str | None, acc) -> list[dict]:
@@ -131,16 +134,8 @@ def naslib_flops_rows(name: str, corpus, sample: pd.DataFrame, ids: list[str], c
     macro)."""
     if col is None or name not in P.NASLIB_FLOPS_SPACES:
         return []
-    ours = np.array([P.naslib_mflops(g, name) for g in corpus.arch_graphs(ids)])
-    pub = sample[col].to_numpy(float)
-    both = np.isfinite(pub)
-    rel = np.abs(ours[both] - pub[both]) / np.maximum(np.abs(pub[both]), 1e-12)
-    return [{"corpus": name, "proxy": "flops, NASLib MFLOPs (naslib_mflops)", "published column": col,
-             "n": int(both.sum()), "rho_vs_published": rho(ours, pub),
-             "median_rel_diff": round(float(np.median(rel)), 4) if len(rel) else None,
-             "rho_vs_published_pytorch_init": None, "rho_ours_vs_other_seed": None,
-             "rho_acc_ours": rho(ours, acc), "rho_acc_published": rho(pub, acc), "failures": 0,
-             "max_abs_diff": max_abs_diff(ours, pub)}]
+    ours = [P.naslib_mflops(g, name) for g in corpus.arch_graphs(ids)]
+    return [comparison_row(name, "flops, NASLib MFLOPs (naslib_mflops)", col, ours, sample[col].to_numpy(float), acc)]
 
 
 def main() -> None:
