@@ -20,8 +20,8 @@ test set is all the other pool cells. Predictors without ``extra`` run on the sa
 proxies, for reference.
 
 Results merge into ``benchmarks/results/predictors_nb201.md`` (``--zc``: ``predictors_nb201_zc.md``;
-another ``--corpus``/``--label``: ``predictors_<corpus>_<label>.md``): rows of predictors not run
-now are kept. Needs the corpus built and normalized (``nabench corpora build nb201``,
+another ``--corpus``/``--label``: ``predictors_<corpus>_<label>.md``): a (predictor, N) row is
+replaced only when this run measured it, so one predictor's sizes can run in separate processes. Needs the corpus built and normalized (``nabench corpora build nb201``,
 ``nabench normalize nb201``).
 
     python benchmarks/predictors_nb201.py                       # every registered predictor
@@ -165,13 +165,14 @@ ROW = re.compile(r"^\| (?P<label>[^|]+?) \| (?P<n>\d+) \|")
 
 
 def merge_table(path: Path, new_rows: dict[str, list[dict]], run_id: str, run_line: str, header: str) -> str:
-    """The results file with rows of the predictors in ``new_rows`` replaced, others kept, and
-    the list of runs that rows still refer to."""
+    """The results file with the (predictor, N) rows in ``new_rows`` replaced, others kept (so runs
+    of one predictor over different ``--sizes`` add up), and the list of runs that rows refer to."""
+    replaced = {(label, str(r["n"])) for label, rows in new_rows.items() for r in rows}
     kept, runs = [], {}
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
             m = ROW.match(line)
-            if m and m["label"] not in new_rows and m["label"] != "predictor":
+            if m and (m["label"], m["n"]) not in replaced and m["label"] != "predictor":
                 kept.append(line)
             elif line.startswith("- ") and ":" in line:
                 runs[line[2:].split(":", 1)[0]] = line
@@ -246,7 +247,7 @@ def main(argv=None) -> None:
           file=sys.stderr)
     enc_rate = encoder_throughput(by_arch)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    run_id = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M")
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     for name, params, label in specs:
         print(f"{label}", file=sys.stderr)
         rows = run_one(name, params, native, y, arch, by_arch, args.sizes, range(args.seeds), extra)
