@@ -193,7 +193,9 @@ def write_section(section: str, results: Path = RESULTS) -> None:
     parts = re.split(r"(?m)^(?=## )", text)
     kept = [p for p in parts if not p.startswith(key)]
     results.parent.mkdir(parents=True, exist_ok=True)
-    results.write_text("".join(kept).rstrip() + "\n\n" + section, encoding="utf-8")
+    tmp = results.with_name(results.name + ".part")
+    tmp.write_text("".join(kept).rstrip() + "\n\n" + section, encoding="utf-8")
+    os.replace(tmp, results)
 
 
 def main() -> None:
