@@ -187,15 +187,14 @@ def submit_all(out_dir: Path, runs: list[tuple[str, str, dict]]) -> list[Path]:
 
 def write_section(section: str, results: Path = RESULTS) -> None:
     """Replace the section of ``results`` with the same title (up to its parenthesis) by ``section``."""
+    from nabench.corpora.store import write_atomic_text
+
     title = section.splitlines()[0]
     text = results.read_text(encoding="utf-8") if results.exists() else "# Leaderboard speed\n\n"
     key = title.split("(")[0].strip()
     parts = re.split(r"(?m)^(?=## )", text)
     kept = [p for p in parts if not p.startswith(key)]
-    results.parent.mkdir(parents=True, exist_ok=True)
-    tmp = results.with_name(results.name + ".part")
-    tmp.write_text("".join(kept).rstrip() + "\n\n" + section, encoding="utf-8")
-    os.replace(tmp, results)
+    write_atomic_text(results, "".join(kept).rstrip() + "\n\n" + section)
 
 
 def main() -> None:

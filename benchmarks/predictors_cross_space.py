@@ -280,6 +280,7 @@ def _fmt(values) -> str:
 
 def write(args, zs: list[dict], pairs: list[dict], single: list[dict], spaces: dict[str, Space], columns: list[str], argv) -> None:
     from nabench import __version__
+    from nabench.corpora.store import write_atomic_text
 
     load1, load5, _ = os.getloadavg()
     command = "python benchmarks/predictors_cross_space.py " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -314,10 +315,7 @@ def write(args, zs: list[dict], pairs: list[dict], single: list[dict], spaces: d
         *(f"| {r['train']} | {_fmt(r['spearman'])} | {_fmt(r['kendall'])} |" for r in single),
         "",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".md.part")
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    os.replace(tmp, args.out)
+    write_atomic_text(args.out, "\n".join(lines))
 
 
 def main(argv=None) -> None:

@@ -21,8 +21,8 @@ proxies, for reference.
 
 Results merge into ``benchmarks/results/predictors_nb201.md`` (``--zc``: ``predictors_nb201_zc.md``;
 another ``--corpus``/``--label``: ``predictors_<corpus>_<label>.md``): a (predictor, N) row is
-replaced only when this run measured it, so one predictor's sizes can run in separate processes. Needs the corpus built and normalized (``nabench corpora build nb201``,
-``nabench normalize nb201``).
+replaced only when this run measured it, so one predictor's sizes can run in separate processes.
+Needs the corpus built and normalized (``nabench corpora build nb201``, ``nabench normalize nb201``).
 
     python benchmarks/predictors_nb201.py                       # every registered predictor
     python benchmarks/predictors_nb201.py --predictors xgb rf
@@ -193,6 +193,7 @@ def merge_table(path: Path, new_rows: dict[str, list[dict]], run_id: str, run_li
 def write_results(args, new_rows: dict, run_id: str, stamp: str, argv, enc_rate: float) -> None:
     """Merge ``new_rows`` into the results file (atomically), recording this run."""
     from nabench import __version__
+    from nabench.corpora.store import write_atomic_text
 
     load1, load5, _ = os.getloadavg()
     command = "python benchmarks/predictors_nb201.py " + " ".join(
@@ -218,11 +219,7 @@ def write_results(args, new_rows: dict, run_id: str, stamp: str, argv, enc_rate:
         "shared encoder: about 5 min once, see `leaderboard_contrastive.md`); query: median test-set "
         "prediction rate (tabular features cached across seeds, so GBDT rates are on encoded features). Written by "
         "`benchmarks/predictors_nb201.py`; the run column points to the list of runs below.\n\n" + zc_text)
-    text = merge_table(args.out, new_rows, run_id, run_line, header)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".md.part")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, args.out)
+    write_atomic_text(args.out, merge_table(args.out, new_rows, run_id, run_line, header))
 
 
 def main(argv=None) -> None:
