@@ -56,16 +56,19 @@ def _check_graphs(graphs: Sequence) -> list[ArchGraph]:
 
 
 def _channels_extent(shape) -> tuple[float, float, bool]:
-    """(log2 channels, log2 spatial or sequence extent, unknown?) of an NC..., NF or NLD shape."""
-    if not shape or any(d is None for d in shape[1:]) or len(shape) < 2:
+    """(log2 channels, log2 spatial or sequence extent, unknown?) of an NC..., NF or NLD shape.
+
+    The leading (batch, or a GNN's node) dimension is not used, so it may be symbolic (``None``).
+    """
+    if not shape or len(shape) < 2 or any(d is None for d in shape[1:]):
         return 0.0, 0.0, True
-    dims = [max(int(d), 1) for d in shape]
-    if len(dims) == 2:
-        c, extent = dims[1], 1
-    elif len(dims) == 3:
-        c, extent = dims[2], dims[1]
+    dims = [max(int(d), 1) for d in shape[1:]]
+    if len(dims) == 1:
+        c, extent = dims[0], 1
+    elif len(dims) == 2:
+        c, extent = dims[1], dims[0]
     else:
-        c, extent = dims[1], math.prod(dims[2:])
+        c, extent = dims[0], math.prod(dims[1:])
     return math.log2(c), math.log2(extent), False
 
 

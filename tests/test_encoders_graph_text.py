@@ -87,6 +87,42 @@ def test_graph_encoder_unknown_op_encodes(nb201_graphs):
     assert np.isfinite(d.x.numpy()).all()
 
 
+def cnn_graph(batch):
+    """Conv → Relu → GlobalAveragePool → Flatten → Gemm with a static or symbolic (``"N"``) batch dim."""
+    from nabench.graph import from_onnx
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 3, 8, 8])
+    out = helper.make_tensor_value_info("z", TensorProto.FLOAT, [batch, 10])
+    weights = [helper.make_tensor("W", TensorProto.FLOAT, [4, 3, 3, 3], np.zeros(108)),
+               helper.make_tensor("F", TensorProto.FLOAT, [10, 4], np.zeros(40))]
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]), helper.make_node("GlobalAveragePool", ["r"], ["p"]),
+             helper.make_node("Flatten", ["p"], ["f"]), helper.make_node("Gemm", ["f", "F"], ["z"], transB=1)]
+    graph = helper.make_graph(nodes, "cnn", [x], [out], initializer=weights)
+    return from_onnx(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def test_graph_encoder_symbolic_leading_dim(nb201_graphs):
+    """A dynamic batch dim (user ONNX files) or node count (NAS-Bench-Graph GNNs) encodes like a
+    static one: the leading dim is never a feature."""
+    from nabench.encoders.graph import GraphEncoder
+    from nabench.graph import from_onnx
+    from nabench.onnx_build import nasbench_graph
+
+    enc = GraphEncoder().fit(nb201_graphs)
+    (static,), (dynamic,) = enc.transform([cnn_graph(1)]), enc.transform([cnn_graph("N")])
+    assert dynamic.x.shape == static.x.shape
+    assert np.array_equal(dynamic.x.numpy(), static.x.numpy())
+    names = enc.feature_names
+    gemm = dynamic.x[4]
+    assert gemm[names.index("log2_c_in")] == 2 and gemm[names.index("log2_c_out")] == np.log2(10)
+    assert gemm[names.index("shape_unknown")] == 0
+    gnn = from_onnx(nasbench_graph.build_nasbench_graph("0123", "gat,gcn,gin,cheb", dataset="cora"))
+    assert any(s and s[0] is None for n in gnn.nodes for s in n.output_shapes)
+    (d,) = GraphEncoder().fit([gnn]).transform([gnn])
+    assert d.x.shape[0] == len(gnn.nodes) + len(gnn.inputs) + len(gnn.outputs) and np.isfinite(d.x.numpy()).all()
+
+
 def test_graph_encoder_errors(nb201_graphs):
     from nabench.encoders.graph import GraphEncoder, GraphEncoderError
 
