@@ -296,6 +296,11 @@ def _main_pass(module: nn.Module, x: torch.Tensor, y: torch.Tensor, want: set, r
     snip, plain and grasp (with ``create_graph`` when grasp is asked for, whose Hessian-gradient
     product is then one more backward of ``Σ stop_grad(g)·g``); one input-gradient of
     ``sum(logits)`` serves jacov and epe_nas.
+
+    grasp's Hessian-gradient product is exact (double backward), about half the suite's work. A
+    forward difference of gradients would cost one more forward/backward instead, but ReLU kinks
+    make it useless: with relative steps from 1e-2 to 1e-5 its Spearman with the float64 value was
+    at most 0.65 over 10-20 NB201 cells per step (float32 double backward: 1.0).
     """
     lay = layers(module)
     if not lay:
