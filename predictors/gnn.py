@@ -86,6 +86,33 @@ def ranking_loss(pred, target, loss: str, mse_weight: float):
     return rank + mse_weight * mse
 
 
+def torch_device(device: str):
+    """The ``torch.device`` of a predictor's ``device`` parameter: ``"cpu"``, ``"cuda"`` or
+    ``"cuda:N"``, or ``"auto"`` (the first CUDA device when there is one, else the CPU); a clear
+    error when that device is not on this machine."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):
+        raise PredictorError(f"device={device!r}; expected 'cpu', 'cuda', 'cuda:N' or 'auto'")
+    if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
+        raise PredictorError(f"device={device!r}, but this machine has {torch.cuda.device_count()} usable CUDA "
+                             "device(s); use device='cpu' or 'auto'")
+    return dev
+
+
+def to_device(batch, dev):
+    """A batch (tensor, PyG ``Batch``, or a list of them) on ``dev``."""
+    if isinstance(batch, (list, tuple)):
+        return [to_device(b, dev) for b in batch]
+    return batch.to(dev)
+
+
 def check_choice(name: str, value: Any, choices: Sequence) -> None:
     if value not in choices:
         raise PredictorError(f"{name}={value!r}; choose one of {list(choices)}")
@@ -107,7 +134,7 @@ def save_torch_state(directory: Path, module, state: dict[str, Any]) -> None:
     from nabench.corpora.store import write_atomic_text
 
     tmp = directory / (MODEL_FILE + ".part")
-    save_file({k: v.detach().contiguous() for k, v in module.state_dict().items()}, str(tmp))
+    save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(tmp))
     tmp.replace(directory / MODEL_FILE)
     write_atomic_text(directory / STATE_FILE, json.dumps(state, indent=1, sort_keys=True) + "\n")
 
@@ -125,18 +152,22 @@ def load_torch_state(directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def fit_regressor(model, batches_for_epoch, n_epochs: int, lr: float, weight_decay: float,
-                  loss: str, mse_weight: float) -> None:
-    """Train ``model`` (``model(batch) -> [B]``) with AdamW + cosine decay over a fixed schedule.
+                  loss: str, mse_weight: float, device=None) -> None:
+    """Train ``model`` (``model(batch) -> [B]``) with AdamW + cosine decay over a fixed schedule,
+    on ``device`` (a ``torch.device``; default the CPU).
 
-    ``batches_for_epoch(epoch)`` yields ``(batch, target)`` pairs.
+    ``batches_for_epoch(epoch)`` yields ``(batch, target)`` pairs (moved to ``device`` here).
     """
     import torch
 
+    dev = device or torch.device("cpu")
+    model.to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=n_epochs)
     model.train()
     for epoch in range(n_epochs):
         for batch, target in batches_for_epoch(epoch):
+            batch, target = to_device(batch, dev), target.to(dev)
             opt.zero_grad()
             ranking_loss(model(batch), target, loss, mse_weight).backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -219,16 +250,20 @@ class GNNPredictor(Predictor):
     ``epochs``: an int, or ``"auto"`` for about ``steps`` optimizer steps. ``loss``: one of
     :data:`LOSSES`; ranking losses add ``mse_weight`` × MSE. ``n_threads``: torch intra-op threads
     while fitting and predicting. ``random_state`` seeds initialization and batch order.
+    ``device``: where the network trains and predicts (see :func:`torch_device`); graphs are encoded
+    on the CPU either way, and a saved model loads on the CPU and moves to ``device`` when it
+    predicts. On CUDA, message passing sums with atomic adds, so a seed reproduces a model only up
+    to float32 rounding there.
     """
 
     registry_name = "gnn"
-    params_added_later = {"head_norm": False, "head_skip": False}
+    params_added_later = {"head_norm": False, "head_skip": False, "device": "cpu"}
 
     def __init__(self, conv: str = "gin", hidden: int = 64, layers: int = 3, heads: int = 4,
                  dropout: float = 0.0, epochs: int | str = "auto", steps: int = 600, batch_size: int = 32,
                  lr: float = 2e-3, weight_decay: float = 1e-4, loss: str = "pairwise_logistic",
                  mse_weight: float = 0.5, head_norm: bool = True, head_skip: bool = True, random_state: int = 0,
-                 n_threads: int = 1):
+                 n_threads: int = 1, device: str = "cpu"):
         self.conv = conv
         self.hidden = hidden
         self.layers = layers
@@ -245,6 +280,7 @@ class GNNPredictor(Predictor):
         self.head_skip = head_skip
         self.random_state = random_state
         self.n_threads = n_threads
+        self.device = device
 
     def nabench_tags(self) -> PredictorTags:
         return PredictorTags(family="gnn")
@@ -270,6 +306,7 @@ class GNNPredictor(Predictor):
         X = check_graphs(X)
         y = check_targets(X, y)
         self._check_params()
+        dev = torch_device(self.device)
         self.encoder_ = GraphEncoder().fit(X)
         data = self.encoder_.transform(X)
         self.y_mean_, self.y_std_ = float(y.mean()), float(y.std()) or 1.0
@@ -287,7 +324,8 @@ class GNNPredictor(Predictor):
                         continue
                     yield collate([data[j] for j in idx]), target[idx]
 
-            fit_regressor(self.model_, batches, n_epochs, self.lr, self.weight_decay, self.loss, self.mse_weight)
+            fit_regressor(self.model_, batches, n_epochs, self.lr, self.weight_decay, self.loss, self.mse_weight,
+                          dev)
         return self
 
     def _require_fitted(self) -> None:
@@ -299,11 +337,13 @@ class GNNPredictor(Predictor):
         from nabench.encoders.graph import collate
 
         self._require_fitted()
+        dev = torch_device(self.device)
         data = self.encoder_.transform(check_graphs(X))
         out = []
         with torch_session(self.n_threads), torch.no_grad():
+            self.model_.to(dev)
             for i in range(0, len(data), 256):
-                out.append(self.model_(collate(data[i:i + 256])).numpy())
+                out.append(self.model_(collate(data[i:i + 256]).to(dev)).cpu().numpy())
         pred = np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
         return pred.astype(np.float64) * self.y_std_ + self.y_mean_
 

@@ -35,6 +35,7 @@ from nabench.predictors.gnn import (
     load_torch_state,
     resolve_epochs,
     save_torch_state,
+    torch_device,
     torch_session,
 )
 
@@ -101,15 +102,20 @@ def build_text_model(vocab_size: int, max_tokens: int, d_model: int, layers: int
 
 
 class TextPredictor(Predictor):
-    """Transformer regressor over the text encoding of ArchGraphs (see the module docstring)."""
+    """Transformer regressor over the text encoding of ArchGraphs (see the module docstring).
+
+    ``device``: where the network trains and predicts, as for :class:`~nabench.predictors.gnn.GNNPredictor`
+    (text is tokenized on the CPU either way).
+    """
 
     registry_name = "text"
+    params_added_later = {"device": "cpu"}
 
     def __init__(self, d_model: int = 64, layers: int = 2, heads: int = 4, dropout: float = 0.0,
                  max_lines: int = 1024, max_tokens: int = 16, min_count: int = 1, epochs: int | str = "auto",
                  steps: int = 600, batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 1e-4,
                  loss: str = "pairwise_logistic", mse_weight: float = 0.5, random_state: int = 0,
-                 n_threads: int = 1):
+                 n_threads: int = 1, device: str = "cpu"):
         self.d_model = d_model
         self.layers = layers
         self.heads = heads
@@ -126,6 +132,7 @@ class TextPredictor(Predictor):
         self.mse_weight = mse_weight
         self.random_state = random_state
         self.n_threads = n_threads
+        self.device = device
 
     def nabench_tags(self) -> PredictorTags:
         return PredictorTags(family="text")
@@ -181,6 +188,7 @@ class TextPredictor(Predictor):
         X = check_graphs(X)
         y = check_targets(X, y)
         self._check_params()
+        dev = torch_device(self.device)
         lines = self._token_lines(X)
         counts = Counter(t for g in lines for line in g for t in line[: self.max_tokens])
         self._set_vocab([PAD, UNK] + sorted(t for t, c in counts.items() if c >= self.min_count))
@@ -204,7 +212,8 @@ class TextPredictor(Predictor):
                     chunks = [c for c in np.array_split(idx, _LENGTH_CHUNKS) if len(c)]
                     yield [self._tensor([ids[j] for j in c]) for c in chunks], target[idx]
 
-            fit_regressor(self.model_, batches, n_epochs, self.lr, self.weight_decay, self.loss, self.mse_weight)
+            fit_regressor(self.model_, batches, n_epochs, self.lr, self.weight_decay, self.loss, self.mse_weight,
+                          dev)
         return self
 
     def _require_fitted(self) -> None:
@@ -215,14 +224,16 @@ class TextPredictor(Predictor):
         import torch
 
         self._require_fitted()
+        dev = torch_device(self.device)
         ids = self._ids(self._token_lines(check_graphs(X)))
         # batches of graphs of similar length: little padding (padded lines are masked out)
         order = np.argsort([len(a) for a in ids], kind="stable")
         pred = np.zeros(len(ids), dtype=np.float64)
         with torch_session(self.n_threads), torch.no_grad(), _regular_attention_path():
+            self.model_.to(dev)
             for i in range(0, len(order), _PREDICT_BATCH):
                 batch = order[i:i + _PREDICT_BATCH]
-                pred[batch] = self.model_(self._tensor([ids[j] for j in batch])).numpy()
+                pred[batch] = self.model_(self._tensor([ids[j] for j in batch]).to(dev)).cpu().numpy()
         return pred * self.y_std_ + self.y_mean_
 
     def _save_state(self, directory: Path) -> None:
