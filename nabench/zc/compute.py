@@ -86,9 +86,10 @@ def _init_worker(config: dict) -> None:
 
 
 def score_cell(model: Any, proxies: Sequence[str], batch: tuple | None, *, seed: int,
-               input_shape: Sequence[int] | None = None, init: str = "pytorch") -> P.Result:
+               input_shape: Sequence[int] | None = None, init: str = "pytorch", device: str = "cpu") -> P.Result:
     """Build the module of one ONNX model (weights seeded by ``seed``, initialized by ``init``,
-    see :func:`~nabench.zc.convert.to_torch`) and compute ``proxies``; failures are recorded,
+    see :func:`~nabench.zc.convert.to_torch`) and compute ``proxies`` on ``device`` (the module
+    is built on the CPU, so its weights do not depend on the device); failures are recorded,
     never raised.
 
     The image ``batch`` feeds the data-dependent proxies of single-input models; a model with
@@ -101,7 +102,7 @@ def score_cell(model: Any, proxies: Sequence[str], batch: tuple | None, *, seed:
 
     result = P.Result()
     try:
-        module = to_torch(model, seed=seed, init=init)
+        module = to_torch(model, seed=seed, init=init).to(device)
         n = sum(p.numel() for p in module.parameters())
         if n > MAX_PARAMS:
             raise P.ProxyError(f"architecture too large: {n:,} parameters > {MAX_PARAMS:,}")

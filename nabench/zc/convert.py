@@ -208,8 +208,9 @@ class BoxAverage:
 def _tensor_op(op: str, a: dict, floating: dict) -> Callable | None:
     """Parameter-free ops as functions of their input tensors (``None`` inputs for omitted slots).
 
-    ``floating["dtype"]`` is the module's float dtype at call time (float32, or float64 after
-    ``.double()``): tensors created from nothing (ConstantOfShape, Cast to float) follow it."""
+    ``floating["dtype"]`` and ``floating["device"]`` are the module's float dtype (float32, or
+    float64 after ``.double()``) and device at call time: tensors created from nothing
+    (ConstantOfShape, Expand's ones, Cast to float) follow them."""
     if op in ("Identity", "Dropout"):
         return lambda x, *rest: x
     if op == "Add":
@@ -297,12 +298,12 @@ def _tensor_op(op: str, a: dict, floating: dict) -> Callable | None:
         return lambda x, idx: torch.index_select(x, axis, idx.reshape(-1).long() % x.shape[axis]).reshape(
             x.shape[:axis % x.dim()] + idx.shape + x.shape[axis % x.dim() + 1:])
     if op == "Expand":
-        return lambda x, shape: x * torch.ones([int(d) for d in shape.tolist()], dtype=x.dtype)
+        return lambda x, shape: x * torch.ones([int(d) for d in shape.tolist()], dtype=x.dtype, device=x.device)
     if op == "ConstantOfShape":
         value = a.get("value")
         fill = numpy_helper.to_array(value).reshape(-1) if value is not None else np.zeros(1, np.float32)
         dtype = torch.from_numpy(np.array(fill)).dtype
-        return lambda shape: torch.full([int(d) for d in shape.tolist()], fill[0].item(),
+        return lambda shape: torch.full([int(d) for d in shape.tolist()], fill[0].item(), device=floating["device"],
                                         dtype=floating["dtype"] if dtype.is_floating_point else dtype)
     if op == "EyeLike":
         return lambda x: torch.eye(x.shape[0], x.shape[1], dtype=x.dtype, device=x.device)
@@ -403,7 +404,7 @@ class OnnxModule(nn.Module):
         self.feature_name: str | None = None
         self.features: torch.Tensor | None = None
         used_as_module: set[str] = set()
-        self._floating = {"dtype": torch.float32}
+        self._floating = {"dtype": torch.float32, "device": torch.device("cpu")}
         self.register_buffer("_dtype_probe", torch.zeros(0), persistent=False)
         self._owner: dict[str, nn.Parameter] = {}
         self._sources: dict[str, list[str]] = {}
@@ -580,6 +581,7 @@ class OnnxModule(nn.Module):
         """Execute the steps on inputs ``xs``, storing every output in ``env``; yields (step, output
         name, value) as each output is computed."""
         self._floating["dtype"] = self._dtype_probe.dtype
+        self._floating["device"] = self._dtype_probe.device
         env.update(zip(self.input_names, xs))
         for step in self.steps:
             if not step.outputs:

@@ -194,6 +194,15 @@ class Result:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+def module_device(module: nn.Module) -> torch.device:
+    """The device of ``module``'s parameters and buffers (the CPU when it has none)."""
+    for t in module.parameters():
+        return t.device
+    for t in module.buffers():
+        return t.device
+    return torch.device("cpu")
+
+
 def layers(module: nn.Module) -> list[nn.Module]:
     """The conv and linear modules, in ``modules()`` order."""
     return [m for m in module.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d,
@@ -369,10 +378,10 @@ def _main_pass(module: nn.Module, x: torch.Tensor, y: torch.Tensor, want: set, r
                     _finite("fisher", _total(fisher_vals) if fisher_vals else 0.0, result)
         if need_jac:
             jac = torch.autograd.grad(out, x, torch.ones_like(out), retain_graph=True)[0]
-            jac = jac.reshape(jac.shape[0], -1).double().numpy()
+            jac = jac.reshape(jac.shape[0], -1).double().cpu().numpy()
             n_classes = out.shape[-1]
             for name, fn in (("jacov", lambda: jacov_score(jac)),
-                             ("epe_nas", lambda: epe_nas_score(jac, y.numpy(), n_classes))):
+                             ("epe_nas", lambda: epe_nas_score(jac, y.cpu().numpy(), n_classes))):
                 if name in want:
                     try:
                         _finite(name, fn(), result)
@@ -429,10 +438,11 @@ def image_specs(input_shape: Sequence[int]) -> list[InputSpec]:
 
 
 def example_inputs(specs: Sequence[InputSpec], size: int, fill: Callable[[list[int], torch.dtype], torch.Tensor],
-                   dtype: torch.dtype | None = None) -> list[torch.Tensor]:
-    """One tensor per input: float inputs from ``fill(shape, dtype)``, integer inputs (token ids,
-    indices) zeros. Symbolic sizes become ``size``: the leading one (batch, number of graph
-    nodes) and every other with the same name; any other symbolic size is an error."""
+                   dtype: torch.dtype | None = None, device: torch.device | None = None) -> list[torch.Tensor]:
+    """One tensor per input, on ``device`` (default the CPU): float inputs from ``fill(shape,
+    dtype)`` (made on the CPU, so a seeded fill gives the same values on every device), integer
+    inputs (token ids, indices) zeros. Symbolic sizes become ``size``: the leading one (batch,
+    number of graph nodes) and every other with the same name; any other symbolic size is an error."""
     out = []
     for spec in specs:
         lead = spec.dims[0] if spec.dims and not isinstance(spec.dims[0], int) else None
@@ -449,7 +459,7 @@ def example_inputs(specs: Sequence[InputSpec], size: int, fill: Callable[[list[i
             out.append(fill(shape, dtype or spec.dtype))
         else:
             out.append(torch.zeros(shape, dtype=spec.dtype))
-    return out
+    return [t.to(device) for t in out] if device is not None else out
 
 
 def synflow(module: nn.Module, specs: Sequence[InputSpec]) -> float:
@@ -473,7 +483,8 @@ def synflow(module: nn.Module, specs: Sequence[InputSpec]) -> float:
                 if t.is_floating_point():
                     t.abs_()
         module.zero_grad(set_to_none=True)
-        xs = example_inputs(specs, 1, lambda shape, dt: torch.ones(shape, dtype=dt), dtype=torch.float64)
+        xs = example_inputs(specs, 1, lambda shape, dt: torch.ones(shape, dtype=dt), dtype=torch.float64,
+                            device=module_device(module))
         out = _logits(module(*xs))
         weights = [m.weight for m in layers(module)]
         grads = torch.autograd.grad(out.sum(), weights, allow_unused=True)
@@ -509,15 +520,17 @@ def zen(module: nn.Module, specs: Sequence[InputSpec], batch_size: int, generato
     with torch.no_grad():
         for m in module.modules():
             if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.Linear)):
-                nn.init.normal_(m.weight, generator=generator)
+                # drawn on the CPU (same layout), so the seeded weights are the same on every device
+                m.weight.copy_(torch.empty_like(m.weight, device="cpu").normal_(generator=generator))
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
             elif isinstance(m, nn.modules.batchnorm._BatchNorm):
                 m.reset_parameters()
         module.train()
         gauss = lambda shape, dt: torch.randn(shape, generator=generator, dtype=dt)  # noqa: E731
-        xs = example_inputs(specs, batch_size, gauss)
-        noise = example_inputs(specs, batch_size, gauss)
+        dev = module_device(module)
+        xs = example_inputs(specs, batch_size, gauss, device=dev)
+        noise = example_inputs(specs, batch_size, gauss, device=dev)
         mixed = [x + mixup_gamma * e if x.is_floating_point() else x for x, e in zip(xs, noise)]
         xs = _to_layout(module, xs, channels_last=True)
         mixed = _to_layout(module, mixed, channels_last=True)
@@ -558,7 +571,8 @@ def gradsign(module: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn) -> fl
     for i in range(x.shape[0]):
         out = _logits(module(x[i:i + 1]))
         g = torch.autograd.grad(loss_fn(out, y[i:i + 1]), weights, allow_unused=True)
-        flat = torch.cat([torch.zeros(w.numel()) if gi is None else gi.reshape(-1).sign() for w, gi in zip(weights, g)])
+        flat = torch.cat([torch.zeros(w.numel(), device=w.device) if gi is None else gi.reshape(-1).sign()
+                          for w, gi in zip(weights, g)])
         total = flat if total is None else total + flat
     return float(total.abs().sum())
 
@@ -575,11 +589,16 @@ def compute(module: nn.Module, inputs: torch.Tensor | None, targets: torch.Tenso
     single-input image network from ``input_shape`` (without batch; default
     ``inputs.shape[1:]``), for any other module (several inputs, graphs, token ids) from
     ``input_specs``. ``seed`` seeds zen's Gaussian re-initialization and inputs.
+    Runs where ``module`` is (move it to a GPU first to compute there): the batch is moved to its
+    device; seeded random values are drawn on the CPU, so they do not depend on the device.
     """
     want = list(dict.fromkeys(proxies))
     for n in want:
         get(n)
     result = Result()
+    dev = module_device(module)
+    inputs = inputs.to(dev) if inputs is not None else None
+    targets = targets.to(dev) if targets is not None else None
     if inputs is not None and input_specs is None:
         input_shape = tuple(inputs.shape[1:])
     needs_data = [n for n in want if PROXIES[n].needs_data]
