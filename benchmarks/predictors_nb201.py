@@ -21,7 +21,11 @@ proxies, for reference.
 
 Results merge into ``benchmarks/results/predictors_nb201.md`` (``--zc``: ``predictors_nb201_zc.md``;
 another ``--corpus``/``--label``: ``predictors_<corpus>_<label>.md``): a (predictor, N) row is
-replaced only when this run measured it, so one predictor's sizes can run in separate processes.
+replaced only when this run measured it, so one predictor's sizes can run in separate processes
+(at the same time too: the merge holds a lock on the results folder).
+
+``--device cuda`` trains and predicts the predictors that take a ``device`` (gnn, text) on the
+GPU; the run line names it, and their fit and query columns are then GPU times.
 Needs the corpus built and normalized (``nabench corpora build nb201``, ``nabench normalize nb201``).
 
     python benchmarks/predictors_nb201.py                       # every registered predictor
@@ -29,6 +33,7 @@ Needs the corpus built and normalized (``nabench corpora build nb201``, ``nabenc
     python benchmarks/predictors_nb201.py --predictors 'xgb:{"objective": "rank:pairwise"}'
     python benchmarks/predictors_nb201.py --zc --predictors xgb pairwise
     python benchmarks/predictors_nb201.py --label cifar10__latency_ms__pixel3 --predictors xgb
+    python benchmarks/predictors_nb201.py --predictors 'gnn:{"conv": "gat"}' --sizes 78 --device cuda
 
 A predictor is ``NAME`` or ``NAME:JSON`` (constructor parameters); the row is labelled with both.
 """
@@ -36,6 +41,7 @@ A predictor is ``NAME`` or ``NAME:JSON`` (constructor parameters); the row is la
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import platform
@@ -108,7 +114,7 @@ def load_cells(corpus_name: str, label: str, zc: bool = False):
     return np.asarray(y.index), y.to_numpy(dtype=np.float64), arch, by_arch, extra
 
 
-def run_one(name: str, params: dict, native, y, arch, by_arch, sizes, seeds, extra=None):
+def run_one(name: str, params: dict, native, y, arch, by_arch, sizes, seeds, extra=None, device=None):
     from scipy.stats import kendalltau, spearmanr
 
     from nabench.encoders.tabular import feature_cache
@@ -127,6 +133,8 @@ def run_one(name: str, params: dict, native, y, arch, by_arch, sizes, seeds, ext
                     model.set_params(random_state=seed)
                 if extra is not None and "extra" in model.get_params():
                     model.set_params(extra=extra)
+                if device is not None and "device" in model.get_params():
+                    model.set_params(device=device)
                 t0 = time.perf_counter()
                 model.fit([by_arch[a] for a in arch[tr]], y[tr])
                 fit_s.append(time.perf_counter() - t0)
@@ -191,7 +199,8 @@ def merge_table(path: Path, new_rows: dict[str, list[dict]], run_id: str, run_li
 
 
 def write_results(args, new_rows: dict, run_id: str, stamp: str, argv, enc_rate: float) -> None:
-    """Merge ``new_rows`` into the results file (atomically), recording this run."""
+    """Merge ``new_rows`` into the results file (atomically, under a lock on its folder, so that
+    processes running at the same time do not drop each other's rows), recording this run."""
     from nabench import __version__
     from nabench.corpora.store import write_atomic_text
 
@@ -199,8 +208,8 @@ def write_results(args, new_rows: dict, run_id: str, stamp: str, argv, enc_rate:
     command = "python benchmarks/predictors_nb201.py " + " ".join(
         f"'{a}'" if (" " in a or "{" in a) else a for a in (argv if argv is not None else sys.argv[1:]))
     run_line = (f"- {run_id}: `{command}` — {stamp}, nabench {__version__}, {platform.machine()} "
-                f"{os.cpu_count()} CPUs, load average {load1:.1f} (1 min) / {load5:.1f} (5 min) when written; "
-                f"tabular encoder {enc_rate:,.0f} graphs/s uncached")
+                f"{os.cpu_count()} CPUs{device_text(args.device)}, load average {load1:.1f} (1 min) / {load5:.1f} "
+                f"(5 min) when written; tabular encoder {enc_rate:,.0f} graphs/s uncached")
     title = "NAS-Bench-201 CIFAR-10" if (args.corpus, args.label) == ("nb201", LABEL) else f"{args.corpus} `{args.label}`"
     zc_text = ""
     if args.zc:
@@ -219,7 +228,25 @@ def write_results(args, new_rows: dict, run_id: str, stamp: str, argv, enc_rate:
         "shared encoder: about 5 min once, see `leaderboard_contrastive.md`); query: median test-set "
         "prediction rate (tabular features cached across seeds, so GBDT rates are on encoded features). Written by "
         "`benchmarks/predictors_nb201.py`; the run column points to the list of runs below.\n\n" + zc_text)
-    write_atomic_text(args.out, merge_table(args.out, new_rows, run_id, run_line, header))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    folder = os.open(args.out.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        write_atomic_text(args.out, merge_table(args.out, new_rows, run_id, run_line, header))
+    finally:
+        os.close(folder)  # releases the lock
+
+
+def device_text(device: str | None) -> str:
+    """``, GPU <name> (--device cuda)`` for the run line; nothing for the CPU."""
+    if device is None or device == "cpu":
+        return ""
+    import torch
+
+    from nabench.predictors.gnn import torch_device
+
+    dev = torch_device(device)
+    return f", {torch.cuda.get_device_name(dev)} (--device {device})" if dev.type == "cuda" else ""
 
 
 def main(argv=None) -> None:
@@ -231,6 +258,7 @@ def main(argv=None) -> None:
     ap.add_argument("--corpus", default="nb201")
     ap.add_argument("--zc", action="store_true", help="proxy-feature track (Suite-Zero scores as extra columns)")
     ap.add_argument("--out", type=Path, help="results file (default: from --corpus, --label and --zc)")
+    ap.add_argument("--device", help="device of the predictors that take one (gnn, text): cpu, cuda, cuda:N, auto")
     args = ap.parse_args(argv)
     args.out = args.out or default_out(args.corpus, args.label, args.zc)
 
@@ -244,10 +272,10 @@ def main(argv=None) -> None:
           file=sys.stderr)
     enc_rate = encoder_throughput(by_arch)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    run_id = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"  # unique among parallel runs
     for name, params, label in specs:
         print(f"{label}", file=sys.stderr)
-        rows = run_one(name, params, native, y, arch, by_arch, args.sizes, range(args.seeds), extra)
+        rows = run_one(name, params, native, y, arch, by_arch, args.sizes, range(args.seeds), extra, args.device)
         for r in rows:
             r["run"] = run_id
         write_results(args, {label: rows}, run_id, stamp, argv, enc_rate)
