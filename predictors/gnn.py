@@ -76,13 +76,14 @@ def ranking_loss(pred, target, loss: str, mse_weight: float):
         diff_t = target[:, None] - target[None, :]
         diff_p = pred[:, None] - pred[None, :]
         mask = diff_t > 1e-6
+        per_pair = F.softplus(-diff_p) if loss == "pairwise_logistic" else F.relu(0.1 - diff_p)
+        if pred.is_cuda:  # the same value without a host sync (a sync per step is costly on a GPU)
+            mask = mask.to(per_pair.dtype)
+            n_pairs = mask.sum()
+            return torch.where(n_pairs > 0, (per_pair * mask).sum() / n_pairs.clamp(min=1) + mse_weight * mse, mse)
         if not bool(mask.any()):
             return mse
-        sign_p = diff_p[mask]
-        if loss == "pairwise_logistic":
-            rank = F.softplus(-sign_p).mean()
-        else:
-            rank = F.relu(0.1 - sign_p).mean()
+        rank = per_pair[mask].mean()
     return rank + mse_weight * mse
 
 
@@ -110,6 +111,8 @@ def to_device(batch, dev):
     """A batch (tensor, PyG ``Batch``, or a list of them) on ``dev``."""
     if isinstance(batch, (list, tuple)):
         return [to_device(b, dev) for b in batch]
+    if dev.type == "cuda":  # from pinned memory without blocking: the host does not wait for the GPU
+        return batch.pin_memory().to(dev, non_blocking=True)
     return batch.to(dev)
 
 
@@ -223,7 +226,8 @@ def build_gnn(conv: str, n_in: int, n_graph: int, hidden: int, layers: int, head
             return states
 
         def embed(self, batch):
-            pooled = [p(s, batch.batch) for s in self.node_states(batch) for p in (global_mean_pool, global_max_pool)]
+            pooled = [p(s, batch.batch, size=batch.num_graphs) for s in self.node_states(batch)
+                      for p in (global_mean_pool, global_max_pool)]
             return torch.cat(pooled + [batch.u], dim=1)
 
         def score(self, embedding):
