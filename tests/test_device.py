@@ -143,8 +143,7 @@ def test_proxies_on_cuda_rank_cells_as_on_the_cpu(one_torch_thread):
             cpu[n].append(a.scores[n])
             gpu[n].append(b.scores[n])
     assert len(cpu["params"]) >= 8
-    for n in names:
-        if n in ("params", "flops"):  # counted, not computed
-            assert gpu[n] == cpu[n], n
-        else:
-            assert spearmanr(cpu[n], gpu[n]).statistic >= 0.98, (n, cpu[n], gpu[n])
+    for n in ("params", "flops"):  # counted, not computed
+        assert gpu[n] == cpu[n], n
+    rho = {n: round(float(spearmanr(cpu[n], gpu[n]).statistic), 4) for n in names if n not in ("params", "flops")}
+    assert all(r >= 0.98 for r in rho.values()), rho  # every proxy's rho in the message, not only the first miss
