@@ -4,6 +4,8 @@
     NABENCH_HOME=... python benchmarks/leaderboard.py run --predictors params flops xgb [--seeds 0 1]
     NABENCH_HOME=... python benchmarks/leaderboard.py run --tasks nb201-cifar10 analognas-analog \\
         --proxies synflow snip --submit                                  # every built-in + proxies, submitted
+    NABENCH_HOME=... python benchmarks/leaderboard.py run --predictors 'gnn-gat=gnn:{"conv": "gat"}' --submit
+                                                                         # a parameterized variant as submission gnn-gat
 
 ``build`` copies the repository's ``leaderboard/`` to a temporary folder and times a full build
 (every submission's predictions scored by the evaluator, results and site written), twice.
@@ -24,6 +26,7 @@ task run is replaced and the others are kept.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -73,14 +76,33 @@ def bench_build() -> str:
 UNRANKED = ("mean", "zc")
 
 
+def predictor_entry(spec: str) -> tuple[str, str, dict]:
+    """``NAME`` → (NAME, NAME, {}); ``KEY=NAME:JSON`` → a submission ``KEY`` of predictor ``NAME``
+    with the parameters of the JSON object (e.g. ``gnn-gat=gnn:{"conv": "gat"}``)."""
+    from nabench.leaderboard.submissions import check_key
+
+    key, eq, rest = spec.partition("=")
+    if not eq:
+        return spec, spec, {}
+    name, _, params = rest.partition(":")
+    try:
+        kwargs = json.loads(params) if params else {}
+    except json.JSONDecodeError as e:
+        raise SystemExit(f"{spec}: parameters are not JSON ({e})") from None
+    if not isinstance(kwargs, dict) or not name:
+        raise SystemExit(f"{spec}: expected KEY=NAME:JSON-object")
+    check_key(key)  # before a long run, not after it
+    return key, name, kwargs
+
+
 def entries(predictors: list[str], proxies: list[str], zc_runs: bool = False) -> list[tuple[str, str, dict]]:
-    """(submission key, registered predictor, params): predictors as they are, each proxy as the
-    ``zc`` predictor with ``proxy=NAME`` and ``on_failure="lowest"`` (an architecture the proxy
-    fails on is ranked last, as NAS-Bench-Suite-Zero publishes it), and ``reuse_runs=True`` with
-    ``zc_runs``."""
+    """(submission key, registered predictor, params): each of ``predictors`` by
+    :func:`predictor_entry`, each proxy as the ``zc`` predictor with ``proxy=NAME`` and
+    ``on_failure="lowest"`` (an architecture the proxy fails on is ranked last, as
+    NAS-Bench-Suite-Zero publishes it), and ``reuse_runs=True`` with ``zc_runs``."""
     extra = {"reuse_runs": True} if zc_runs else {}
-    return [(p, p, {}) for p in predictors] + [(f"zc-{p}", "zc", {"proxy": p, "on_failure": "lowest", **extra})
-                                               for p in proxies]
+    return [predictor_entry(p) for p in predictors] + [
+        (f"zc-{p}", "zc", {"proxy": p, "on_failure": "lowest", **extra}) for p in proxies]
 
 
 def stored_compute_seconds(data, params: dict) -> float:
@@ -203,7 +225,9 @@ def main() -> None:
     sub.add_parser("build")
     r = sub.add_parser("run")
     r.add_argument("--tasks", nargs="+", default=["nb201-cifar10"])
-    r.add_argument("--predictors", nargs="*", help="default: every registered predictor except zc")
+    r.add_argument("--predictors", nargs="*",
+                   help='NAME, or KEY=NAME:JSON for a submission KEY with parameters (e.g. '
+                        '\'gnn-gat=gnn:{"conv": "gat"}\'); default: every registered predictor except zc')
     r.add_argument("--proxies", nargs="*", default=[], help="zero-cost proxies, run as the zc predictor")
     r.add_argument("--zc-runs", action="store_true",
                    help="proxies read the scores of `nabench zc compute` runs in the corpus store (reuse_runs=true)")

@@ -244,6 +244,12 @@ def _cpus() -> int:
     return os.cpu_count() or 1
 
 
+def check_key(key: str) -> None:
+    """A submission key names a folder: letters, digits, '-', '_' and '.', not starting with '.'."""
+    if not key or not all(c.isalnum() or c in "-_." for c in key) or key.startswith("."):
+        raise SubmissionError(f"submission key {key!r}: use letters, digits, '-', '_' and '.'")
+
+
 def submit(key: str, predictions: Sequence[Path], *, root: Path, card: dict | None = None, predictor: str | None = None,
            replace: bool = False) -> Path:
     """Check ``predictions`` (and the card: given, or made for ``predictor``) and write
@@ -251,8 +257,7 @@ def submit(key: str, predictions: Sequence[Path], *, root: Path, card: dict | No
     from nabench.corpora.store import make_build_dir, replace_dir_atomically
     from nabench.corpora.store import write_atomic_text
 
-    if not key or not all(c.isalnum() or c in "-_." for c in key) or key.startswith("."):
-        raise SubmissionError(f"submission key {key!r}: use letters, digits, '-', '_' and '.'")
+    check_key(key)
     final = Path(root) / "submissions" / key
     if final.exists() and not replace:
         raise SubmissionError(f"{final}: a submission with this key exists; pass --replace to replace it")
