@@ -18,8 +18,13 @@ Query speed: ``predict(graphs)`` is the encoder (cheap for graphs already in
 :func:`~nabench.encoders.tabular.feature_cache`) plus ``predict_features(matrix)``, the model alone;
 ``benchmarks/encoders_speed.py`` measures both. XGBoost is called through its booster's
 ``inplace_predict`` (no ``DMatrix``, no per-call checks of the scikit-learn wrapper). LightGBM's
-row-by-row predictor stays near 15k rows/s on one core (500 trees, 255 features); compiling the
-trees with lleaves 1.3 (llvmlite < 0.45) reached 55k/s but took 44 s per model, so it is not used.
+row-by-row predictor reaches about 31k rows/s on one idle core and 62k/s on two (500 trees of 31
+leaves, 255 NB201 features). Measured and not used: lleaves 1.3 (55k/s, but 44 s to compile a
+model; it does not build with llvmlite ≥ 0.45), treelite 4.8 GTIL (14k/s), predicting in chunks of
+trees (≤ 39k/s), float32 or CSR input (no faster), ONNX Runtime's tree ensemble on the zoo's
+export (:mod:`nabench.zoo.trees`: 62k/s on one core, 116k/s on two, but its float32 output ties
+predictions LightGBM keeps apart, and the export costs 0.4 s a model, more than predicting a
+leaderboard test set).
 
 Saved state (never pickle): ``encoder.json`` (the fitted vocabulary), the model in its native
 format (XGBoost ``model.ubj``, LightGBM ``model.txt``, random forest: every tree's node arrays
