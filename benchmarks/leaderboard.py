@@ -26,7 +26,6 @@ task run is replaced and the others are kept.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -80,17 +79,12 @@ def predictor_entry(spec: str) -> tuple[str, str, dict]:
     """``NAME`` → (NAME, NAME, {}); ``KEY=NAME:JSON`` → a submission ``KEY`` of predictor ``NAME``
     with the parameters of the JSON object (e.g. ``gnn-gat=gnn:{"conv": "gat"}``)."""
     from nabench.leaderboard.submissions import check_key
+    from predictors_nb201 import parse_predictor
 
     key, eq, rest = spec.partition("=")
     if not eq:
         return spec, spec, {}
-    name, _, params = rest.partition(":")
-    try:
-        kwargs = json.loads(params) if params else {}
-    except json.JSONDecodeError as e:
-        raise SystemExit(f"{spec}: parameters are not JSON ({e})") from None
-    if not isinstance(kwargs, dict) or not name:
-        raise SystemExit(f"{spec}: expected KEY=NAME:JSON-object")
+    name, kwargs, _ = parse_predictor(rest)
     check_key(key)  # before a long run, not after it
     return key, name, kwargs
 

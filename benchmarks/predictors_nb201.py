@@ -71,7 +71,10 @@ def default_out(corpus: str, label: str, zc: bool) -> Path:
 def parse_predictor(spec: str) -> tuple[str, dict, str]:
     """``NAME`` or ``NAME:JSON`` → (registry name, params, row label)."""
     name, _, params = spec.partition(":")
-    kwargs = json.loads(params) if params else {}
+    try:
+        kwargs = json.loads(params) if params else {}
+    except json.JSONDecodeError as e:
+        raise SystemExit(f"{spec}: parameters are not JSON ({e})") from None
     if not isinstance(kwargs, dict):
         raise SystemExit(f"{spec}: parameters must be a JSON object")
     label = name if not kwargs else f"{name} {json.dumps(kwargs, sort_keys=True, separators=(',', '='))}"

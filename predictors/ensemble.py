@@ -20,10 +20,11 @@ the ensemble stays a plain, JSON-serializable parameter holder). ``method``:
   poor targets (NB201's broken cells), and it is what to use when only the order matters.
 
 The defaults (``DEFAULT_MEMBERS``, ``rank_stack``, ``cv=3``) are the best architecture-only recipe
-measured on NB201 (``benchmarks/results/predictors_nb201.md``). ``weights`` (same length as ``members``) weighs ``mean``/``zscore``/``rank``. ``extra`` (a
-DataFrame indexed by arch id, e.g. zero-cost proxy scores) is passed to every member whose
-constructor takes ``extra`` and does not set it. Saved as one sub-folder per fitted member (each
-saved its own way) plus ``ensemble.json`` (and ``extra.parquet`` when ``extra`` is set).
+measured on NB201 (``benchmarks/results/predictors_nb201.md``). ``weights`` (same length as
+``members``) weighs ``mean``/``zscore``/``rank``. ``extra`` (a DataFrame indexed by arch id,
+e.g. zero-cost proxy scores) is passed to every member whose constructor takes ``extra`` and
+does not set it. Saved as one sub-folder per fitted member (each saved its own way) plus
+``ensemble.json`` (and ``extra.parquet`` when ``extra`` is set).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ Query speed: ``predict(graphs)`` is the encoder (cheap for graphs already in
 :func:`~nabench.encoders.tabular.feature_cache`) plus ``predict_features(matrix)``, the model alone;
 ``benchmarks/encoders_speed.py`` measures both. XGBoost is called through its booster's
 ``inplace_predict`` (no ``DMatrix``, no per-call checks of the scikit-learn wrapper). LightGBM's
-row-by-row predictor reaches about 31k rows/s on one idle core and 62k/s on two (500 trees of 31
+row-by-row predictor reaches about 30k rows/s on one idle core and 62k/s on two (500 trees of 31
 leaves, 255 NB201 features). Measured and not used: lleaves 1.3 (55k/s, but 44 s to compile a
 model; it does not build with llvmlite ≥ 0.45), treelite 4.8 GTIL (14k/s), predicting in chunks of
 trees (≤ 39k/s), float32 or CSR input (no faster), ONNX Runtime's tree ensemble on the zoo's
